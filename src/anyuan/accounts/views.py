@@ -1,0 +1,159 @@
+"""Sign-in, own profile, user management and API tokens."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import TemplateView
+
+from anyuan.accounts import actions as account_actions
+from anyuan.accounts.models import User
+from anyuan.core import actions
+from anyuan.core import views as generic
+from anyuan.core.roles import CHANGE, VIEW
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+class ProfileView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/profile.html"
+
+
+class UserListView(generic.ObjectListView):
+    model = User
+    url_namespace = "accounts"
+    columns = ["username", "first_name", "role", "station", "enterprise", "is_active"]
+    search_fields = ["username", "first_name", "last_name"]
+    filters = ["role", "enterprise"]
+
+
+class UserEditView(generic.ObjectEditView):
+    model = User
+    url_namespace = "accounts"
+    fields = [
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "role",
+        "station",
+        "enterprise",
+        "person",
+        "is_active",
+    ]
+
+    def form_class(self):
+        base = super().form_class()
+        if "pk" in self.kwargs:
+            return base
+
+        class NewUserForm(base):
+            password = forms.CharField(
+                label=gettext_lazy("Password"), widget=forms.PasswordInput, min_length=8
+            )
+
+        return NewUserForm
+
+    def post(self, request, *args, **kwargs):
+        if "pk" in self.kwargs:
+            return super().post(request, *args, **kwargs)
+        self.instance()  # permission to add
+        form = self.form_class()(request.POST)
+        if form.is_valid():
+            data = form.changed_cleaned_data()
+            password = data.pop("password")
+            try:
+                user = account_actions.create_user(
+                    request.user, data, password, remote_addr=generic.client_ip(request)
+                )
+            except actions.ValidationFailed as e:
+                for field, errors in e.errors.items():
+                    for err in errors:
+                        form.add_error(field if field in form.fields else None, err)
+            else:
+                messages.success(request, _("User created."))
+                return HttpResponseRedirect(self.url("detail", user.pk))
+        return render(request, self.template_name, self.context(form=form, object=None), status=400)
+
+
+class UserPasswordView(generic.ObjectMixin, View):
+    model = User
+    url_namespace = "accounts"
+    action = CHANGE
+    template_name = "accounts/password.html"
+
+    def get(self, request, pk):
+        user = self.get_object()
+        return render(
+            request, self.template_name, self.context(object=user, form=SetPasswordForm(user))
+        )
+
+    def post(self, request, pk):
+        user = self.get_object()
+        form = SetPasswordForm(user, request.POST)
+        if form.is_valid():
+            account_actions.set_password(
+                request.user,
+                user,
+                form.cleaned_data["new_password1"],
+                remote_addr=generic.client_ip(request),
+            )
+            messages.success(request, _("Password changed."))
+            return HttpResponseRedirect(self.url("detail", user.pk))
+        return render(request, self.template_name, self.context(object=user, form=form), status=400)
+
+
+class TokenListView(generic.ObjectListView):
+    url_namespace = "accounts"
+    columns = ["name", "user", "key_prefix", "created", "last_used", "expires", "revoked"]
+    search_fields = ["name"]
+
+
+class TokenIssueForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+
+
+class TokenIssueView(generic.ObjectMixin, View):
+    """Issue a token for oneself; the key is shown once."""
+
+    url_namespace = "accounts"
+    template_name = "accounts/token_issue.html"
+
+    def get(self, request):
+        return render(request, self.template_name, self.context(form=TokenIssueForm()))
+
+    def post(self, request):
+        form = TokenIssueForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, self.context(form=form), status=400)
+        token, key = account_actions.issue_token(
+            request.user,
+            request.user,
+            form.cleaned_data["name"],
+            remote_addr=generic.client_ip(request),
+        )
+        return render(request, self.template_name, self.context(form=None, token=token, key=key))
+
+
+class TokenRevokeView(generic.ObjectMixin, View):
+    url_namespace = "accounts"
+    action = CHANGE
+
+    def post(self, request, pk):
+        token = self.get_object()
+        account_actions.revoke_token(request.user, token, remote_addr=generic.client_ip(request))
+        messages.success(request, _("Token revoked."))
+        return HttpResponseRedirect(reverse("accounts:apitoken-list"))
+
+
+__all__ = ["VIEW"]

@@ -1,0 +1,22 @@
+"""The versioned REST API, /api/v1/ (OpenAPI schema at /api/v1/openapi.json, docs at /api/v1/docs)."""
+
+from ninja import NinjaAPI
+
+from anyuan.core.api import USER_AUTH, install_error_handlers
+
+api = NinjaAPI(
+    title="anyuan 安园 API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=USER_AUTH,
+    description="Park registry, events and co-governance. Session auth for people, bearer tokens for integrations.",
+)
+install_error_handlers(api)
+
+from anyuan.accounts.api import router as accounts_router  # noqa: E402
+from anyuan.core.audit_api import router as audit_router  # noqa: E402
+from anyuan.registry.api import router as registry_router  # noqa: E402
+
+api.add_router("/registry", registry_router)
+api.add_router("/accounts", accounts_router)
+api.add_router("/audit", audit_router)

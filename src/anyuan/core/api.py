@@ -1,0 +1,216 @@
+"""API plumbing shared by every app: authentication, errors, and a declarative CRUD
+router whose every operation goes through ``restrict()`` and the generic actions.
+
+Every operation that takes an object id declares ``x-anyuan-model`` in the OpenAPI schema;
+the scoping test walks the schema and refuses operations that do not.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.security import APIKeyCookie, HttpBearer
+
+from anyuan.core import actions
+from anyuan.core.personal import EncryptedField
+from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
+
+
+class SessionAuth(APIKeyCookie):
+    """Signed-in people: the session cookie (with CSRF on unsafe methods)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+
+class TokenAuth(HttpBearer):
+    """Integrations: ``Authorization: Bearer ayu_…``, acting as the token's user."""
+
+    def authenticate(self, request, token):
+        from anyuan.accounts.models import ApiToken
+
+        try:
+            tok = ApiToken.objects.select_related("user").get(
+                key_digest=ApiToken.hash(token), revoked=False
+            )
+        except ApiToken.DoesNotExist:
+            return None
+        now = timezone.now()
+        if (tok.expires and tok.expires <= now) or not tok.user.is_active:
+            return None
+        ApiToken.objects.filter(pk=tok.pk).update(last_used=now)
+        request.user = tok.user
+        return tok.user
+
+
+USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]
+
+
+class ErrorOut(Schema):
+    detail: Any
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def field_errors(errors: dict[str, list[str]]) -> list[dict]:
+    return [
+        {"loc": ["body", field] if field != "__all__" else ["body"], "msg": msg, "type": "invalid"}
+        for field, msgs in errors.items()
+        for msg in msgs
+    ]
+
+
+def install_error_handlers(api):
+    @api.exception_handler(actions.ValidationFailed)
+    def validation_failed(request, exc):
+        return api.create_response(request, {"detail": field_errors(exc.errors)}, status=422)
+
+    @api.exception_handler(PermissionDenied)
+    def permission_denied(request, exc):
+        return api.create_response(request, {"detail": str(exc) or _("Forbidden.")}, status=403)
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return api.create_response(request, {"detail": _("Not found.")}, status=404)
+
+
+class RevealIn(Schema):
+    field: str
+    reason: str
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
+
+
+def masked(value) -> str:
+    return str(value) if value else ""
+
+
+def crud(
+    router: Router,
+    model,
+    *,
+    out: type[Schema],
+    create: type[Schema] | None = None,
+    update: type[Schema] | None = None,
+    filters: type[Schema] | None = None,
+    path: str | None = None,
+    delete: bool = True,
+    select_related: tuple[str, ...] = (),
+):
+    """Register list / get / create / patch / delete (and reveal, for models holding
+    personal data) for ``model`` on ``router``."""
+    name = model._meta.model_name
+    base = path or f"/{model._meta.verbose_name_plural}".replace(" ", "-")
+    label = model._meta.label_lower
+    extra = {"x-anyuan-model": label}
+    tag = str(model._meta.verbose_name_plural)
+    Filters = filters or type(f"{model.__name__}Filters", (Schema,), {"__annotations__": {}})
+
+    def get_or_404(request, pk, action):
+        try:
+            return model.objects.restrict(request.auth, action).get(pk=pk)
+        except model.DoesNotExist:
+            raise Http404 from None
+
+    @router.get(
+        base, response=list[out], operation_id=f"list_{name}", tags=[tag], summary=f"List {name}"
+    )
+    @paginate(LimitOffsetPagination)
+    def list_objects(request, filters: Query[Filters]):
+        qs = model.objects.restrict(request.auth, VIEW)
+        if select_related:
+            qs = qs.select_related(*select_related)
+        conditions = dict(filters.dict(exclude_none=True))
+        q = conditions.pop("q", None)
+        if q and hasattr(filters, "search"):
+            qs = filters.search(qs, q)
+        return qs.filter(**conditions)
+
+    @router.get(
+        f"{base}/{{int:pk}}",
+        response=out,
+        operation_id=f"get_{name}",
+        tags=[tag],
+        openapi_extra=extra,
+    )
+    def get_object(request, pk: int):
+        return get_or_404(request, pk, VIEW)
+
+    if create is not None:
+
+        @router.post(base, response={201: out}, operation_id=f"create_{name}", tags=[tag])
+        def create_object(request, payload: create):
+            obj = actions.create(
+                request.auth,
+                model,
+                payload.dict(exclude_unset=True),
+                remote_addr=client_ip(request),
+            )
+            return 201, obj
+
+    if update is not None:
+
+        @router.patch(
+            f"{base}/{{int:pk}}",
+            response=out,
+            operation_id=f"update_{name}",
+            tags=[tag],
+            openapi_extra=extra,
+        )
+        def update_object(request, pk: int, payload: update):
+            obj = get_or_404(request, pk, CHANGE)
+            return actions.update(
+                request.auth, obj, payload.dict(exclude_unset=True), remote_addr=client_ip(request)
+            )
+
+    if delete:
+
+        @router.delete(
+            f"{base}/{{int:pk}}",
+            response={204: None},
+            operation_id=f"delete_{name}",
+            tags=[tag],
+            openapi_extra=extra,
+        )
+        def delete_object(request, pk: int):
+            obj = get_or_404(request, pk, DELETE)
+            actions.delete(request.auth, obj, remote_addr=client_ip(request))
+            return 204, None
+
+    if any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields):
+
+        @router.post(
+            f"{base}/{{int:pk}}/reveal",
+            response=RevealOut,
+            operation_id=f"reveal_{name}",
+            tags=[tag],
+            openapi_extra=extra,
+            summary="Reveal one personal-data field (audited, needs a reason)",
+        )
+        def reveal(request, pk: int, payload: RevealIn):
+            obj = get_or_404(request, pk, REVEAL)
+            try:
+                model._meta.get_field(payload.field)
+            except Exception:
+                raise actions.ValidationFailed({"field": [_("Unknown field.")]}) from None
+            value = actions.reveal(
+                request.auth, obj, payload.field, payload.reason, remote_addr=client_ip(request)
+            )
+            return {"field": payload.field, "value": value}
+
+    return router
+
+
+__all__ = ["ADD", "USER_AUTH", "crud", "install_error_handlers", "masked"]

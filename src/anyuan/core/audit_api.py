@@ -1,0 +1,35 @@
+"""Read-only access to the audit log (police admins, scoped to their station)."""
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Router, Schema
+
+from anyuan.core.api import crud
+from anyuan.core.models import AuditEntry
+
+router = Router()
+
+
+class AuditOut(Schema):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str
+    before: Any = None
+    after: Any = None
+    reason: str
+
+
+class AuditFilters(Schema):
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    actor: int | None = None
+
+
+crud(router, AuditEntry, out=AuditOut, filters=AuditFilters, path="/entries", delete=False)

@@ -1,0 +1,75 @@
+"""The main menu: what a user sees is what their role lets them view."""
+
+from django.apps import apps
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from anyuan.core.roles import VIEW, user_can
+
+# (section title, [(model label, url name)])
+SECTIONS = [
+    (
+        _("Police"),
+        [
+            ("registry.station", "registry:station-list"),
+            ("registry.officer", "registry:officer-list"),
+            ("registry.policegrid", "registry:policegrid-list"),
+            ("registry.contactgroup", "registry:contactgroup-list"),
+        ],
+    ),
+    (
+        _("Enterprises"),
+        [
+            ("registry.enterprise", "registry:enterprise-list"),
+            ("registry.labouragency", "registry:labouragency-list"),
+            ("registry.park", "registry:park-list"),
+        ],
+    ),
+    (
+        _("Places and devices"),
+        [
+            ("registry.zone", "registry:zone-list"),
+            ("registry.device", "registry:device-list"),
+        ],
+    ),
+    (
+        _("People and vehicles"),
+        [
+            ("registry.person", "registry:person-list"),
+            ("registry.qualification", "registry:qualification-list"),
+            ("registry.vehicle", "registry:vehicle-list"),
+            ("registry.informant", "registry:informant-list"),
+        ],
+    ),
+    (
+        _("Access"),
+        [
+            ("registry.accessgroup", "registry:accessgroup-list"),
+            ("registry.authorisation", "registry:authorisation-list"),
+            ("registry.watchlistentry", "registry:watchlistentry-list"),
+        ],
+    ),
+    (
+        _("Administration"),
+        [
+            ("accounts.user", "accounts:user-list"),
+            ("accounts.apitoken", "accounts:apitoken-list"),
+            ("core.auditentry", "core:auditentry-list"),
+        ],
+    ),
+]
+
+
+def menu_for(user):
+    if user is None or not user.is_authenticated:
+        return []
+    menu = []
+    for title, entries in SECTIONS:
+        items = []
+        for label, url_name in entries:
+            model = apps.get_model(label)
+            if user_can(user, model, VIEW):
+                items.append({"title": model._meta.verbose_name_plural, "url": reverse(url_name)})
+        if items:
+            menu.append({"title": title, "items": items})
+    return menu

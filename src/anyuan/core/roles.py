@@ -1,0 +1,109 @@
+"""Roles and what each may do, per model.
+
+A role says *what* a user may do (view, add, change, ...); the user's place — station,
+enterprise or own person record — says *which rows* (see :mod:`anyuan.core.scoping`).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    POLICE_ADMIN = "police_admin", _("Police administrator")
+    POLICE_OFFICER = "police_officer", _("Police officer")
+    ENTERPRISE_ADMIN = "enterprise_admin", _("Enterprise administrator")
+    ENTERPRISE_SECURITY = "enterprise_security", _("Enterprise security")
+    INFORMANT = "informant", _("Informant")
+    EMPLOYEE = "employee", _("Employee")
+
+
+POLICE_ROLES = {Role.POLICE_ADMIN, Role.POLICE_OFFICER}
+ENTERPRISE_ROLES = {Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_SECURITY}
+PERSONAL_ROLES = {Role.INFORMANT, Role.EMPLOYEE}
+
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+REVEAL, EXPORT, IMPORT = "reveal", "export", "import"
+ACTIONS = (VIEW, ADD, CHANGE, DELETE, REVEAL, EXPORT, IMPORT)
+
+EDIT = frozenset({VIEW, ADD, CHANGE, DELETE})
+MANAGE = EDIT | {EXPORT, IMPORT}
+READ = frozenset({VIEW})
+NONE = frozenset()
+
+# Model label → actions; "*" is every model the role has no line for.
+PERMISSIONS: dict[str, dict[str, frozenset]] = {
+    Role.POLICE_ADMIN: {
+        "*": MANAGE | {REVEAL},
+        "core.auditentry": frozenset({VIEW, EXPORT}),
+        "registry.qualificationtype": READ,
+    },
+    Role.POLICE_OFFICER: {
+        "*": READ,
+        "registry.enterprise": frozenset({VIEW, ADD, CHANGE, EXPORT}),
+        "registry.person": frozenset({VIEW, ADD, CHANGE, REVEAL}),
+        "registry.qualification": EDIT,
+        "registry.vehicle": frozenset({VIEW, ADD, CHANGE}),
+        "registry.informant": EDIT,
+        "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE, REVEAL}),
+        "accounts.user": NONE,
+        "accounts.apitoken": NONE,
+        "core.auditentry": NONE,
+    },
+    Role.ENTERPRISE_ADMIN: {
+        "*": READ,
+        "registry.enterprise": frozenset({VIEW, CHANGE}),
+        "registry.zone": MANAGE,
+        "registry.device": MANAGE,
+        "registry.person": MANAGE | {REVEAL},
+        "registry.qualification": MANAGE,
+        "registry.vehicle": MANAGE,
+        "registry.informant": EDIT,
+        "registry.accessgroup": EDIT,
+        "registry.authorisation": EDIT,
+        "registry.watchlistentry": EDIT | {REVEAL},
+        "accounts.user": EDIT,
+        "accounts.apitoken": EDIT,
+        "core.auditentry": NONE,
+    },
+    Role.ENTERPRISE_SECURITY: {
+        "*": READ,
+        "registry.person": frozenset({VIEW, ADD, CHANGE}),
+        "registry.vehicle": frozenset({VIEW, ADD, CHANGE}),
+        "registry.authorisation": EDIT,
+        "registry.accessgroup": EDIT,
+        "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE}),
+        "accounts.user": NONE,
+        "accounts.apitoken": NONE,
+        "core.auditentry": NONE,
+    },
+    # Informants file reports (a later module) and see their own person record only.
+    Role.INFORMANT: {"*": NONE, "registry.person": READ},
+    Role.EMPLOYEE: {
+        "*": NONE,
+        "registry.person": READ,
+        "registry.qualification": READ,
+        "registry.vehicle": READ,
+        "registry.authorisation": READ,
+    },
+}
+
+
+def model_label(model) -> str:
+    return model._meta.label_lower
+
+
+def role_allows(role: str, model, action: str) -> bool:
+    table = PERMISSIONS.get(role)
+    if table is None:
+        return False
+    label = model_label(model)
+    return action in table.get(label, table.get("*", NONE))
+
+
+def user_can(user, model, action: str) -> bool:
+    """May ``user`` do ``action`` on *some* rows of ``model``? (Which rows: restrict().)"""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return role_allows(user.role, model, action)

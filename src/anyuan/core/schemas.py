@@ -1,0 +1,45 @@
+"""API schemas made from models: one declaration gives the output schema (personal data
+masked), the create schema and the partial-update schema."""
+
+from ninja.orm import create_schema
+
+from anyuan.core.personal import EncryptedField
+
+
+def _masker(name):
+    return staticmethod(lambda obj: str(getattr(obj, name)) if getattr(obj, name) else "")
+
+
+def model_schemas(model, fields: list[str], *, read_only: tuple[str, ...] = (), out_extra=None):
+    """(Out, Create, Patch) schemas for ``model``.
+
+    ``fields`` are the writable fields; ``read_only`` are shown but never written.
+    Personal-data fields are written in clear and always read back masked.
+    """
+    personal = {f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedField)}
+    name = model.__name__
+    plain_out = ["id", *[f for f in (*read_only, *fields) if f not in personal]]
+    base_out = create_schema(
+        model,
+        name=f"{name}OutBase",
+        fields=plain_out,
+        custom_fields=[(f, str, "") for f in fields if f in personal],
+    )
+    attrs = {f"resolve_{f}": _masker(f) for f in fields if f in personal}
+    attrs.update(out_extra or {})
+    Out = type(f"{name}Out", (base_out,), attrs)
+    writable = [f for f in fields if f not in personal]
+    Create = create_schema(
+        model,
+        name=f"{name}Create",
+        fields=writable,
+        custom_fields=[(f, str, "") for f in fields if f in personal],
+    )
+    Patch = create_schema(
+        model,
+        name=f"{name}Patch",
+        fields=writable,
+        optional_fields="__all__",
+        custom_fields=[(f, str | None, None) for f in fields if f in personal],
+    )
+    return Out, Create, Patch

@@ -1,0 +1,36 @@
+"""Secrets from the environment, or from a file the embedded default creates once."""
+
+import base64
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+log = logging.getLogger("anyuan.secrets")
+
+
+def secret_from_env_or_file(env_name: str, path: Path, nbytes: int = 32) -> str:
+    """Return the secret in ``env_name``, else the one kept in ``path``.
+
+    The file is created on first use with mode 0600 (only the owner may read it), and the
+    operator is told so on standard error.
+    """
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    path = Path(path)
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    value = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    print(
+        f"anyuan: created {path} (mode 0600) because {env_name} is not set; "
+        "keep it safe and back it up — without it the data it protects cannot be read.",
+        file=sys.stderr,
+    )
+    return value

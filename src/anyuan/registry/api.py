@@ -1,0 +1,125 @@
+"""REST endpoints of the park registry: /api/v1/registry/<kind>."""
+
+from django.db.models import Q
+from ninja import Router, Schema
+
+from anyuan.core.api import crud
+from anyuan.core.personal import digest_or_none
+from anyuan.core.schemas import model_schemas
+from anyuan.registry import models as m
+from anyuan.registry.catalog import FIELDS
+
+router = Router()
+
+
+class NameFilters(Schema):
+    q: str | None = None
+
+    @staticmethod
+    def search(qs, q):
+        return qs.filter(name__icontains=q)
+
+
+class EnterpriseFilters(NameFilters):
+    grid: int | None = None
+    contact_group: int | None = None
+    park: int | None = None
+    hazardous_chemicals: bool | None = None
+    risk_level: str | None = None
+
+    @staticmethod
+    def search(qs, q):
+        return qs.filter(Q(name__icontains=q) | Q(credit_code=q.upper()))
+
+
+class ZoneFilters(NameFilters):
+    park: int | None = None
+    parent: int | None = None
+    ring: str | None = None
+    kind: str | None = None
+    enterprise: int | None = None
+
+
+class DeviceFilters(NameFilters):
+    zone: int | None = None
+    kind: str | None = None
+
+    @staticmethod
+    def search(qs, q):
+        return qs.filter(Q(name__icontains=q) | Q(serial=q))
+
+
+class PersonFilters(NameFilters):
+    kind: str | None = None
+    enterprise: int | None = None
+    labour_agency: int | None = None
+    card_number: str | None = None
+    employee_number: str | None = None
+    face_id: str | None = None
+
+    @staticmethod
+    def search(qs, q):
+        cond = Q(name__icontains=q)
+        for field, kind in (("id_number", "id_number"), ("phone", "phone")):
+            d = digest_or_none(kind, q)
+            if d:
+                cond |= Q(**{f"{field}_digest": d})
+        return qs.filter(cond)
+
+
+class PersonRefFilters(Schema):
+    person: int | None = None
+
+
+class VehicleFilters(Schema):
+    q: str | None = None
+    kind: str | None = None
+    enterprise: int | None = None
+    owner: int | None = None
+    registered: bool | None = None
+
+    @staticmethod
+    def search(qs, q):
+        return qs.filter(plate__icontains=q.upper())
+
+
+class AuthorisationFilters(Schema):
+    zone: int | None = None
+    person: int | None = None
+    group: int | None = None
+
+
+class WatchlistFilters(NameFilters):
+    kind: str | None = None
+    level: str | None = None
+    active: bool | None = None
+
+
+FILTERS = {
+    m.Enterprise: EnterpriseFilters,
+    m.Zone: ZoneFilters,
+    m.Device: DeviceFilters,
+    m.Person: PersonFilters,
+    m.Qualification: PersonRefFilters,
+    m.Informant: PersonRefFilters,
+    m.Vehicle: VehicleFilters,
+    m.Authorisation: AuthorisationFilters,
+    m.WatchlistEntry: WatchlistFilters,
+}
+READ_ONLY = {
+    m.Person: ("birth_date", "created", "updated"),
+    m.Zone: ("path", "depth"),
+    m.Device: ("token_prefix",),
+}
+
+for model, fields in FIELDS.items():
+    Out, Create, Patch = model_schemas(model, fields, read_only=READ_ONLY.get(model, ()))
+    crud(
+        router,
+        model,
+        out=Out,
+        create=Create,
+        update=Patch,
+        filters=FILTERS.get(model, NameFilters if hasattr(model, "name") else None),
+        path=f"/{model._meta.model_name}",
+    )

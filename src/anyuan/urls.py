@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from anyuan.api import api
+from anyuan.core import views as core_views
+
+admin.site.site_header = admin.site.site_title = "anyuan 安园"
+
+urlpatterns = [
+    path("", core_views.HomeView.as_view(), name="home"),
+    path("accounts/", include("anyuan.accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("registry/", include("anyuan.registry.urls")),
+    path("audit/", include("anyuan.core.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
