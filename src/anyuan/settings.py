@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "anyuan.core",
     "anyuan.accounts",
     "anyuan.registry",
+    "anyuan.simulator",
+    "anyuan.bench",
 ]
 
 MIDDLEWARE = [

@@ -59,6 +59,8 @@ class ObjectMixin(LoginRequiredMixin):
             "verbose_name_plural": meta.verbose_name_plural,
             "list_url": self.url("list"),
             "add_url": self.url_or_none("add") if perms[ADD] else None,
+            "import_url": self.url_or_none("import") if perms[IMPORT] else None,
+            "export_url": self.url_or_none("export") if perms[EXPORT] else None,
             "perms": perms,
             **extra,
         }
