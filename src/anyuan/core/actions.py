@@ -15,7 +15,7 @@ from anyuan.core import audit
 from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
 from anyuan.core.personal import EncryptedField, Sealed
-from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, user_can
+from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, locked_fields, user_can
 
 
 class ValidationFailed(Exception):
@@ -36,6 +36,16 @@ def _require_in_scope(actor, obj, action):
         raise PermissionDenied(_("This object is outside your scope."))
 
 
+DB_INT_MAX = 2**63 - 1  # the widest integer column (bigint) of every supported database
+
+
+def _is_db_id(value) -> bool:
+    """An id a primary-key column can hold: a positive int (or string of digits) ≤ bigint."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= DB_INT_MAX
+
+
 def check_references(actor, model, data: dict) -> None:
     """Every object ``data`` points at must exist and be visible to ``actor``."""
     errors = {}
@@ -43,11 +53,21 @@ def check_references(actor, model, data: dict) -> None:
         if not (field.is_relation and field.concrete):
             continue
         for key in {field.name, getattr(field, "attname", field.name)}:
-            if key not in data or data[key] in (None, ""):
+            if key not in data:
                 continue
             value = data[key]
+            if field.many_to_many and value is None:
+                errors[field.name] = [_("Give a list of ids (an empty list for none).")]
+                continue
+            if value in (None, ""):
+                continue
             values = list(value) if field.many_to_many else [value]
             ids = [getattr(v, "pk", v) for v in values]
+            if not all(_is_db_id(i) for i in ids):
+                # not an id at all, or one no database column can hold (a query with it
+                # would fail in the database driver)
+                errors[field.name] = [_("Unknown reference.")]
+                continue
             related = field.related_model
             if not hasattr(related, "scope"):
                 continue
@@ -117,6 +137,15 @@ def update(actor, obj, data: dict, *, remote_addr=None) -> models.Model:
     _require_in_scope(actor, obj, CHANGE)
     check_references(actor, model, data)
     plain, m2m = _split(model, data)
+    locked = locked_fields(actor, model)
+    refused = {}
+    for key, value in plain.items():
+        name = key[:-3] if key.endswith("_id") and key[:-3] in locked else key
+        current = getattr(obj, key)
+        if name in locked and getattr(value, "pk", value) != getattr(current, "pk", current):
+            refused[name] = [_("You may not change this field.")]
+    if refused:
+        raise ValidationFailed(refused)
     with transaction.atomic():
         before = audit.snapshot(obj)
         for key, value in plain.items():

@@ -12,6 +12,7 @@ from django.db import models
 from anyuan.core.models import AuditEntry
 from anyuan.core.personal import Sealed
 from anyuan.core.scoping import owner_ids
+from anyuan.core.system import SystemActor
 
 
 def _jsonable(value):
@@ -66,7 +67,9 @@ def record(
             own_station, own_enterprise = owner_ids(obj)
             station_id = station_id or own_station
             enterprise_id = enterprise_id or own_enterprise
-    if actor is not None and getattr(actor, "is_authenticated", False):
+    if isinstance(actor, SystemActor):
+        actor_obj, actor_name = None, actor.get_username()
+    elif actor is not None and getattr(actor, "is_authenticated", False):
         station_id = station_id or actor.station_id
         if actor.enterprise_id and not enterprise_id:
             enterprise_id = actor.enterprise_id

@@ -88,6 +88,23 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
 }
 
 
+# Fields a role may not change even on rows it may change: the police's assessment of an
+# enterprise, its grid and contact group are not the enterprise's to edit.
+LOCKED_FIELDS: dict[str, dict[str, frozenset]] = {
+    Role.ENTERPRISE_ADMIN: {
+        "registry.enterprise": frozenset(
+            {"station", "credit_code", "grid", "contact_group", "risk_level", "park"}
+        ),
+    },
+}
+
+
+def locked_fields(user, model) -> frozenset:
+    if getattr(user, "is_superuser", False):
+        return frozenset()
+    return LOCKED_FIELDS.get(getattr(user, "role", ""), {}).get(model_label(model), frozenset())
+
+
 def model_label(model) -> str:
     return model._meta.label_lower
 

@@ -397,7 +397,11 @@ class Zone(RegistryModel):
     scope = Scope(
         station="park__station",
         enterprise="enterprise",
-        shared=lambda user: Q(enterprise__isnull=True, park__enterprises=user.enterprise_id),
+        # park-shared zones of the user's park; a sub-query, so the OR adds no duplicate rows
+        shared=lambda user: Q(
+            enterprise__isnull=True,
+            park__in=Enterprise.objects.filter(pk=user.enterprise_id).values("park_id"),
+        ),
     )
 
     class Meta:
@@ -621,7 +625,13 @@ class Person(RegistryModel):
         if errors:
             raise ValidationError(errors)
         if self.id_number:
-            self.birth_date = identifiers.id_number_birth_date(plain(self.id_number))
+            # full_clean() calls clean() even when the field itself was refused; an invalid
+            # number (reported by the field) has no date of birth to take.
+            try:
+                number = identifiers.normalize_id_number(plain(self.id_number))
+            except identifiers.IdentifierError:
+                return
+            self.birth_date = identifiers.id_number_birth_date(number)
 
 
 class Qualification(RegistryModel):
