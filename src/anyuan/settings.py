@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "anyuan.core",
     "anyuan.accounts",
     "anyuan.registry",
+    "anyuan.events",
     "anyuan.simulator",
     "anyuan.bench",
 ]

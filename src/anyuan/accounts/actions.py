@@ -1,5 +1,6 @@
 """Account changes: users (with their passwords) and API tokens."""
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,11 +18,10 @@ def create_user(actor, data: dict, password: str, *, remote_addr=None) -> User:
         validate_password(password)
     except ValidationError as e:
         raise actions.ValidationFailed({"password": list(e.messages)}) from None
-    with transaction.atomic():
-        user = actions.create(actor, User, data, remote_addr=remote_addr)
-        user.set_password(password)
-        user.save(update_fields=["password"])
-    return user
+    # hashed before create(): its full_clean() refuses a user without a password, and the
+    # audit snapshot leaves the hash out
+    data = {**data, "password": make_password(password)}
+    return actions.create(actor, User, data, remote_addr=remote_addr)
 
 
 def set_password(actor, user: User, password: str, *, remote_addr=None) -> None:
@@ -52,6 +52,7 @@ def issue_token(
         raise PermissionDenied(_("You may not issue tokens for this user."))
     if not (name or "").strip():
         raise actions.ValidationFailed({"name": [_("Name the token after what uses it.")]})
+    actions.check_text({"name": name})
     key, prefix, digest = ApiToken.new_key()
     with transaction.atomic():
         token = ApiToken.objects.create(

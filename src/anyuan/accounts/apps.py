@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "anyuan.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self):
+        from anyuan.accounts import signals  # noqa: F401  (connects the receivers)

@@ -1,6 +1,8 @@
 """Sign-in, own profile, user management and API tokens."""
 
+from axes.handlers.proxy import AxesProxyHandler
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
@@ -21,8 +23,24 @@ from anyuan.core.roles import CHANGE, VIEW
 
 
 class LoginView(auth_views.LoginView):
+    """Sign-in; after a failure the page says how many attempts are left before the
+    lock-out (django-axes counts them per user name and address)."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cooloff = settings.AXES_COOLOFF_TIME
+        context["lockout_limit"] = settings.AXES_FAILURE_LIMIT
+        context["lockout_minutes"] = round(cooloff * 60) if isinstance(cooloff, int | float) else 15
+        context["attempts_left"] = None
+        form = context.get("form")
+        if form is not None and form.is_bound and form.errors:
+            username = form.data.get("username", "")
+            failures = AxesProxyHandler.get_failures(self.request, {"username": username})
+            context["attempts_left"] = max(settings.AXES_FAILURE_LIMIT - failures, 0)
+        return context
 
 
 class ProfileView(LoginRequiredMixin, TemplateView):

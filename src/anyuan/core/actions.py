@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from anyuan.core import audit
 from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
-from anyuan.core.personal import EncryptedField, Sealed
+from anyuan.core.personal import EncryptedField, Sealed, encrypted_fields
+from anyuan.core.personal import plain as plain_value
 from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, locked_fields, user_can
 
 
@@ -34,6 +35,23 @@ def _require(actor, model, action):
 def _require_in_scope(actor, obj, action):
     if not type(obj).objects.restrict(actor, action).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("This object is outside your scope."))
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def check_text(data: dict) -> None:
+    """Refuse NUL characters, which PostgreSQL cannot keep in a text or JSON column."""
+    bad = [key for key, value in data.items() if _has_nul(value)]
+    if bad:
+        raise ValidationFailed({key: [_("Text may not contain NUL characters.")] for key in bad})
 
 
 DB_INT_MAX = 2**63 - 1  # the widest integer column (bigint) of every supported database
@@ -102,6 +120,10 @@ def _split(model, data: dict) -> tuple[dict, dict]:
     return plain, m2m
 
 
+def _auto_now_fields(model) -> list[str]:
+    return [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+
+
 def _save(obj, m2m: dict):
     try:
         with transaction.atomic():
@@ -116,6 +138,7 @@ def _save(obj, m2m: dict):
 
 def create(actor, model, data: dict, *, remote_addr=None, event=True) -> models.Model:
     _require(actor, model, ADD)
+    check_text(data)
     check_references(actor, model, data)
     plain, m2m = _split(model, data)
     with transaction.atomic():
@@ -135,6 +158,7 @@ def update(actor, obj, data: dict, *, remote_addr=None) -> models.Model:
     model = type(obj)
     _require(actor, model, CHANGE)
     _require_in_scope(actor, obj, CHANGE)
+    check_text(data)
     check_references(actor, model, data)
     plain, m2m = _split(model, data)
     locked = locked_fields(actor, model)
@@ -148,12 +172,23 @@ def update(actor, obj, data: dict, *, remote_addr=None) -> models.Model:
         raise ValidationFailed(refused)
     with transaction.atomic():
         before = audit.snapshot(obj)
+        personal_before = {
+            f.name: plain_value(getattr(obj, f.name)) for f in encrypted_fields(model)
+        }
         for key, value in plain.items():
             setattr(obj, key, value)
         full_clean(obj)
         _save(obj, m2m)
         _require_in_scope(actor, obj, CHANGE)
-        old, new = audit.diff(before, audit.snapshot(obj))
+        after = audit.snapshot(obj)
+        old, new = audit.diff(before, after)
+        for name, value in personal_before.items():
+            # a new number can have the same masked form (139****0121): still a change
+            if name not in new and plain_value(getattr(obj, name)) != value:
+                old[name], new[name] = before.get(name), after.get(name)
+        for name in _auto_now_fields(model):  # a timestamp alone is no change
+            old.pop(name, None)
+            new.pop(name, None)
         if new:
             audit.record(
                 actor, AuditAction.UPDATE, obj, before=old, after=new, remote_addr=remote_addr
@@ -198,6 +233,7 @@ def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str
     if not isinstance(field, EncryptedField):
         raise ValidationFailed({"field": [_("This field holds no personal data.")]})
     reason = (reason or "").strip()
+    check_text({"reason": reason})
     if len(reason) < 4:
         raise ValidationFailed(
             {"reason": [_("Say why you need to see this (at least 4 characters).")]}
@@ -222,6 +258,7 @@ def record_export(
 ):
     """Check and audit an export of ``count`` rows; ``personal`` = unmasked personal data."""
     _require(actor, model, EXPORT)
+    check_text({"reason": reason})
     if personal:
         _require(actor, model, REVEAL)
         if len((reason or "").strip()) < 4:

@@ -5,13 +5,14 @@ Every operation that takes an object id declares ``x-anyuan-model`` in the OpenA
 the scoping test walks the schema and refuses operations that do not.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
+from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -25,7 +26,17 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request):
+        # Only a request that carries the session cookie is a session caller, and only it
+        # is checked for CSRF. Ninja would check every unsafe request here and answer 403
+        # at once, so a bearer-token POST (no cookie, no CSRF token) never reached TokenAuth.
+        if not request.COOKIES.get(self.param_name):
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
+        if not key:
+            return None
         user = getattr(request, "user", None)
         return user if user is not None and user.is_authenticated else None
 
@@ -57,6 +68,19 @@ class ErrorOut(Schema):
     detail: Any
 
 
+# An integer a database column can hold: query parameters that filter by an id or a
+# number use it, so an out-of-range value is a 422 rather than a driver error (a 500).
+DbInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset, bounded so that offset + limit stays inside a database integer."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=2**62)
+        offset: int = Field(0, ge=0, le=2**62)
+
+
 def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
@@ -81,6 +105,16 @@ def install_error_handlers(api):
     @api.exception_handler(Http404)
     def not_found(request, exc):
         return api.create_response(request, {"detail": _("Not found.")}, status=404)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        return api.create_response(
+            request, {"detail": _("The request body is too large.")}, status=413
+        )
+
+    @api.exception_handler(SuspiciousOperation)
+    def bad_request(request, exc):
+        return api.create_response(request, {"detail": _("Bad request.")}, status=400)
 
 
 class RevealIn(Schema):
@@ -127,12 +161,24 @@ def crud(
     @router.get(
         base, response=list[out], operation_id=f"list_{name}", tags=[tag], summary=f"List {name}"
     )
-    @paginate(LimitOffsetPagination)
+    @paginate(Pagination)
     def list_objects(request, filters: Query[Filters]):
         qs = model.objects.restrict(request.auth, VIEW)
         if select_related:
             qs = qs.select_related(*select_related)
         conditions = dict(filters.dict(exclude_none=True))
+        nul = [k for k, v in conditions.items() if isinstance(v, str) and "\x00" in v]
+        if nul:  # PostgreSQL cannot compare text with NUL characters
+            raise ValidationError(
+                [
+                    {
+                        "loc": ["query", k],
+                        "msg": _("Text may not contain NUL characters."),
+                        "type": "invalid",
+                    }
+                    for k in nul
+                ]
+            )
         q = conditions.pop("q", None)
         if q and hasattr(filters, "search"):
             qs = filters.search(qs, q)
@@ -213,4 +259,4 @@ def crud(
     return router
 
 
-__all__ = ["ADD", "USER_AUTH", "crud", "install_error_handlers", "masked"]
+__all__ = ["ADD", "USER_AUTH", "DbInt", "crud", "install_error_handlers", "masked"]

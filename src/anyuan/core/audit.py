@@ -10,7 +10,7 @@ import uuid
 from django.db import models
 
 from anyuan.core.models import AuditEntry
-from anyuan.core.personal import Sealed
+from anyuan.core.personal import EncryptedField, Sealed, mask
 from anyuan.core.scoping import owner_ids
 from anyuan.core.system import SystemActor
 
@@ -32,7 +32,11 @@ def snapshot(obj: models.Model) -> dict:
     for field in obj._meta.concrete_fields:
         if field.name.endswith("_digest") or field.name in ("token_digest", "password"):
             continue
-        data[field.name] = _jsonable(getattr(obj, field.attname))
+        value = getattr(obj, field.attname)
+        if isinstance(field, EncryptedField) and value and not isinstance(value, Sealed):
+            # personal data set in clear on an object not yet cleaned or reloaded
+            value = mask(field.kind, str(value))
+        data[field.name] = _jsonable(value)
     if obj.pk:
         for field in obj._meta.many_to_many:
             data[field.name] = sorted(getattr(obj, field.attname).values_list("pk", flat=True))

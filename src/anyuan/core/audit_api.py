@@ -5,7 +5,7 @@ from typing import Any
 
 from ninja import Router, Schema
 
-from anyuan.core.api import crud
+from anyuan.core.api import DbInt, crud
 from anyuan.core.models import AuditEntry
 
 router = Router()
@@ -29,7 +29,7 @@ class AuditFilters(Schema):
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
-    actor: int | None = None
+    actor: DbInt | None = None
 
 
 crud(router, AuditEntry, out=AuditOut, filters=AuditFilters, path="/entries", delete=False)

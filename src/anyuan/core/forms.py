@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from anyuan.core.personal import EncryptedField
-from anyuan.core.roles import VIEW
+from anyuan.core.roles import VIEW, locked_fields
 
 
 class ScopedModelForm(forms.ModelForm):
@@ -13,7 +13,12 @@ class ScopedModelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        locked = locked_fields(self.user, self._meta.model) if self.instance.pk else frozenset()
         for name, field in self.fields.items():
+            if name in locked:
+                # shown, not editable: the stored value is kept whatever is posted
+                field.disabled = True
+                field.help_text = _("Maintained by the police station; you cannot change it.")
             model_field = self._meta.model._meta.get_field(name)
             related = getattr(model_field, "related_model", None)
             if related is not None and hasattr(related, "scope"):

@@ -25,9 +25,22 @@ def secret_from_env_or_file(env_name: str, path: Path, nbytes: int = 32) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     value = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
+    # Written whole to a private temporary file, then linked into place (never replacing):
+    # processes that start at once (several workers, the first time) all end up with the
+    # one key, and none reads a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process was first: use its key
+            return path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
     print(
         f"anyuan: created {path} (mode 0600) because {env_name} is not set; "
         "keep it safe and back it up — without it the data it protects cannot be read.",

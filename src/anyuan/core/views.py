@@ -2,30 +2,202 @@
 ``Model.objects.restrict(user, action)``; a view only declares its model, columns and form.
 """
 
+import json
+import re
+from urllib.parse import urlencode
+
 from django import forms
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
 from anyuan.core import actions
 from anyuan.core.forms import scoped_modelform
-from anyuan.core.personal import EncryptedField, digest_or_none
-from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, IMPORT, REVEAL, VIEW, user_can
+from anyuan.core.personal import EncryptedField, digest_or_none, mask, normalize
+from anyuan.core.roles import (
+    ADD,
+    CHANGE,
+    DELETE,
+    ENTERPRISE_ROLES,
+    EXPORT,
+    IMPORT,
+    PERSONAL_ROLES,
+    POLICE_ROLES,
+    REVEAL,
+    VIEW,
+    user_can,
+)
 
 
 def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def field_at(model, path: str):
+    """The model field a lookup path such as ``zone__enterprise`` ends at, or ``None``."""
+    field = None
+    for part in path.split("__"):
+        if field is not None:
+            model = field.related_model
+            if model is None:
+                return None
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+    return field
+
+
+def list_filters_of(url_name: str) -> list[str]:
+    """The filters the list page ``url_name`` declares (empty if it has none)."""
+    try:
+        match = resolve(reverse(url_name))
+    except (NoReverseMatch, Resolver404):
+        return []
+    view_class = getattr(match.func, "view_class", None)
+    return list(getattr(view_class, "filters", []) or [])
+
+
+# --- home ------------------------------------------------------------------------------
+
+
+def _count_tile(user, label, title, url_name, **flt):
+    """A count of what ``user`` may see of a model, linking to its (filtered) list."""
+    model = apps.get_model(label)
+    if not user_can(user, model, VIEW):
+        return None
+    count = model.objects.restrict(user, VIEW).filter(**flt).count()
+    url = reverse(url_name)
+    query = {k: ("1" if v is True else v) for k, v in flt.items() if k in list_filters_of(url_name)}
+    if query:
+        url += "?" + urlencode(query)
+    return {"title": title, "count": count, "url": url}
+
+
+def police_dashboard(user) -> dict:
+    Enterprise = apps.get_model("registry.enterprise")
+    Device = apps.get_model("registry.device")
+    enterprise = Enterprise._meta
+    risky = ["high", "major"]
+    tiles = [
+        _count_tile(user, "registry.enterprise", enterprise.verbose_name_plural, "registry:enterprise-list"),
+        _count_tile(user, "registry.enterprise", _("Major risk"), "registry:enterprise-list", risk_level="major"),
+        _count_tile(user, "registry.enterprise", _("High risk"), "registry:enterprise-list", risk_level="high"),
+        _count_tile(user, "registry.enterprise", _("Hazardous chemicals"), "registry:enterprise-list", hazardous_chemicals=True),
+        _count_tile(user, "registry.person", _("People"), "registry:person-list"),
+        _count_tile(user, "registry.person", _("Temporary workers"), "registry:person-list", kind="temporary"),
+        _count_tile(user, "registry.zone", _("Zones"), "registry:zone-list"),
+        _count_tile(user, "registry.device", _("Devices"), "registry:device-list"),
+        _count_tile(user, "registry.vehicle", _("Vehicles"), "registry:vehicle-list"),
+        _count_tile(user, "registry.informant", _("Informants"), "registry:informant-list"),
+        _count_tile(user, "registry.watchlistentry", _("Watchlist"), "registry:watchlistentry-list", active=True),
+    ]  # fmt: skip
+    enterprises = Enterprise.objects.restrict(user, VIEW)
+    grids = (
+        enterprises.values("grid", "grid__name", "grid__position")
+        .annotate(n=Count("pk"), risky=Count("pk", filter=Q(risk_level__in=risky)))
+        .order_by("grid__position", "grid__name")
+    )
+    list_url = reverse("registry:enterprise-list")
+    by_grid = [
+        {
+            "name": g["grid__name"] or _("No police grid"),
+            "count": g["n"],
+            "risky": g["risky"],
+            "url": f"{list_url}?grid={g['grid']}" if g["grid"] else None,
+        }
+        for g in grids
+    ]
+    attention = enterprises.filter(risk_level__in=risky).select_related("grid")
+    attention = attention.order_by("-risk_level", "name")[:10]
+    devices = Device.objects.restrict(user, VIEW)
+    return {
+        "kind": "police",
+        "tiles": [t for t in tiles if t],
+        "by_grid": by_grid,
+        "attention": attention,
+        "inactive_devices": devices.filter(active=False).count(),
+    }
+
+
+def enterprise_dashboard(user) -> dict:
+    Enterprise = apps.get_model("registry.enterprise")
+    enterprise = Enterprise.objects.restrict(user, VIEW).filter(pk=user.enterprise_id).first()
+    tiles = [
+        _count_tile(user, "registry.person", _("People"), "registry:person-list"),
+        _count_tile(user, "registry.person", _("Temporary workers"), "registry:person-list", kind="temporary"),
+        _count_tile(user, "registry.zone", _("Zones"), "registry:zone-list"),
+        _count_tile(user, "registry.device", _("Devices"), "registry:device-list"),
+        _count_tile(user, "registry.vehicle", _("Vehicles"), "registry:vehicle-list"),
+        _count_tile(user, "registry.accessgroup", _("Access groups"), "registry:accessgroup-list"),
+        _count_tile(user, "registry.authorisation", _("Authorisations"), "registry:authorisation-list"),
+        _count_tile(user, "registry.informant", _("Informants"), "registry:informant-list"),
+        _count_tile(user, "registry.watchlistentry", _("Watchlist"), "registry:watchlistentry-list", active=True),
+    ]  # fmt: skip
+    return {"kind": "enterprise", "enterprise": enterprise, "tiles": [t for t in tiles if t]}
+
+
+def personal_dashboard(user) -> dict:
+    Person = apps.get_model("registry.person")
+    person = Person.objects.restrict(user, VIEW).filter(pk=user.person_id).first()
+    sections = []
+    if person is not None:
+        for label, fk in (
+            ("registry.qualification", "person"),
+            ("registry.vehicle", "owner"),
+            ("registry.authorisation", "person"),
+        ):
+            model = apps.get_model(label)
+            if user_can(user, model, VIEW):
+                rows = model.objects.restrict(user, VIEW).filter(**{fk: person})[:20]
+                sections.append({"title": model._meta.verbose_name_plural, "rows": rows})
+    return {"kind": "personal", "person": person, "sections": sections}
+
+
 class HomeView(LoginRequiredMixin, TemplateView):
+    """A landing page per role: the jurisdiction, the own enterprise, or the own record."""
+
     template_name = "home.html"
+    quick_add = ["registry.person", "registry.enterprise", "registry.vehicle", "registry.zone"]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if user.is_superuser or user.role in POLICE_ROLES:
+            context["dashboard"] = police_dashboard(user)
+        elif user.role in ENTERPRISE_ROLES:
+            context["dashboard"] = enterprise_dashboard(user)
+        elif user.role in PERSONAL_ROLES:
+            context["dashboard"] = personal_dashboard(user)
+        quick = []
+        for label in self.quick_add:
+            model = apps.get_model(label)
+            if user_can(user, model, ADD):
+                try:
+                    url = reverse(f"registry:{model._meta.model_name}-add")
+                except NoReverseMatch:
+                    continue
+                quick.append({"title": model._meta.verbose_name, "url": url})
+        context["quick_add"] = quick
+        return context
+
+
+# --- generic object views --------------------------------------------------------------
 
 
 class ObjectMixin(LoginRequiredMixin):
@@ -45,7 +217,10 @@ class ObjectMixin(LoginRequiredMixin):
             raise Http404(_("No such object, or it is outside your scope.")) from None
 
     def url(self, kind, *args):
-        return reverse(f"{self.url_namespace}:{self.model._meta.model_name}-{kind}", args=args)
+        # the namespace the page was reached through (a generic view serves several apps)
+        match = getattr(self.request, "resolver_match", None)
+        namespace = (match.namespace if match else "") or self.url_namespace
+        return reverse(f"{namespace}:{self.model._meta.model_name}-{kind}", args=args)
 
     def context(self, **extra):
         user = self.request.user
@@ -53,7 +228,9 @@ class ObjectMixin(LoginRequiredMixin):
         perms = {
             a: user_can(user, self.model, a) for a in (ADD, CHANGE, DELETE, EXPORT, IMPORT, REVEAL)
         }
+        obj = extra.get("object")
         return {
+            "detail_url": self.url_or_none("detail", obj.pk) if getattr(obj, "pk", None) else None,
             "model_name": meta.model_name,
             "verbose_name": meta.verbose_name,
             "verbose_name_plural": meta.verbose_name_plural,
@@ -72,6 +249,29 @@ class ObjectMixin(LoginRequiredMixin):
             return None
 
 
+def cell_type(field) -> str:
+    if field is None:
+        return "text"
+    if isinstance(field, EncryptedField):
+        return "personal"
+    if isinstance(field, models.JSONField):
+        return "json"
+    if isinstance(field, models.BooleanField):
+        return "bool"
+    if field.choices:
+        return "choice"
+    if isinstance(field, models.IntegerField | models.FloatField | models.DecimalField):
+        return "num"
+    if isinstance(field, models.DateField | models.TimeField):
+        return "date"
+    return "text"
+
+
+# the keyed hash of a personal-data search, as it appears in a list URL: kind.hexdigest
+HASHED_SEARCH = re.compile(r"^([a-z_]+)\.([0-9a-f]{64})$")
+MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
 class ObjectListView(ObjectMixin, View):
     columns: list[str] = ["__str__"]
     search_fields: list[str] = ["name"]
@@ -79,7 +279,24 @@ class ObjectListView(ObjectMixin, View):
     search_digests: list[tuple[str, str]] = []
     filters: list[str] = []
     paginate_by = 50
+    # a foreign-key filter with more choices than this is a plain id box, not a select
+    filter_choice_limit = 500
     template_name = "core/object_list.html"
+
+    # -- the query ----------------------------------------------------------------------
+
+    def personal_search(self, q: str) -> list[tuple[str, str, str]]:
+        """(kind, digest, masked) for each personal-data kind ``q`` is a valid value of."""
+        found = []
+        for kind in dict.fromkeys(kind for _field, kind in self.search_digests):
+            d = digest_or_none(kind, q)
+            if d is None:
+                continue
+            value = normalize(kind, q)
+            if kind == "phone" and not MOBILE.match(value):
+                continue  # landlines and service numbers are an enterprise's, not a person's
+            found.append((kind, d, mask(kind, value)))
+        return found
 
     def filtered(self):
         qs = self.queryset()
@@ -93,18 +310,76 @@ class ObjectListView(ObjectMixin, View):
                 if d:
                     cond |= Q(**{f"{field}_digest": d})
             qs = qs.filter(cond)
+        hashed = self.request.GET.getlist("qh")
+        if hashed:
+            cond = Q()
+            for value in hashed:
+                m = HASHED_SEARCH.match(value)
+                for field, kind in self.search_digests:
+                    if m and m.group(1) == kind:
+                        cond |= Q(**{f"{field}_digest": m.group(2)})
+            qs = qs.filter(cond) if cond else qs.none()
         for f in self.filters:
             value = self.request.GET.get(f)
             if value not in (None, ""):
                 try:
                     qs = qs.filter(**{f: value})
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, ValidationError):
                     qs = qs.none()
         return qs
 
-    def get(self, request, *args, **kwargs):
-        from django.core.paginator import Paginator
+    def sort_key(self) -> str | None:
+        sort = self.request.GET.get("sort", "")
+        name = sort.removeprefix("-")
+        return sort if name in self.sortable_columns() else None
 
+    def sortable_columns(self) -> set[str]:
+        names = set()
+        for c in self.columns:
+            field = field_at(self.model, c) if c != "__str__" else None
+            if (
+                field is not None
+                and field.concrete
+                and not field.many_to_many
+                and not isinstance(field, EncryptedField)
+            ):
+                names.add(c)
+        return names
+
+    # -- requests -----------------------------------------------------------------------
+
+    def post(self, request, *args, **kwargs):
+        """The search form posts here and is sent on to the list's address. A personal-data
+        value typed into it (an ID number, a phone) is replaced by its keyed hash, so it
+        never appears in an address bar, a browser history or a server log."""
+        return HttpResponseRedirect(self.search_url(request.POST), status=303)
+
+    def search_url(self, data) -> str:
+        params = QueryDict(mutable=True)
+        q = (data.get("q") or "").strip()
+        personal = self.personal_search(q) if q else []
+        if personal:
+            params.setlist("qh", [f"{kind}.{d}" for kind, d, _m in personal])
+            params["qm"] = personal[0][2]
+        elif q:
+            params["q"] = q
+        else:  # a personal-data search already hashed, kept while the filters change
+            hashed = [h for h in data.getlist("qh") if HASHED_SEARCH.match(h)]
+            if hashed:
+                params.setlist("qh", hashed)
+                params["qm"] = data.get("qm", "")
+        for f in [*self.filters, "sort"]:
+            if data.get(f) not in (None, ""):
+                params[f] = data[f]
+        query = params.urlencode()
+        return f"{self.request.path}?{query}" if query else self.request.path
+
+    def get(self, request, *args, **kwargs):
+        q = (request.GET.get("q") or "").strip()
+        if q and self.personal_search(q):
+            # an ID number or phone in the address: move it out (see post())
+            data = request.GET.copy()
+            return HttpResponseRedirect(self.search_url(data), status=303)
         qs = self.filtered()
         related = [
             c
@@ -113,19 +388,147 @@ class ObjectListView(ObjectMixin, View):
         ]
         if related:
             qs = qs.select_related(*related)
+        sort = self.sort_key()
+        if sort:
+            qs = qs.order_by(sort, "pk")
         page = Paginator(qs, self.paginate_by).get_page(request.GET.get("page"))
-        headers = [self.column_title(c) for c in self.columns]
-        rows = [(obj, [self.cell(obj, c) for c in self.columns]) for obj in page.object_list]
+        headers = self.headers(sort)
+        # (object, its cells — each labelled for the phone layout —, its detail page)
+        rows = [
+            (
+                obj,
+                [
+                    {**self.cell_info(obj, c), "label": h["title"]}
+                    for c, h in zip(self.columns, headers, strict=True)
+                ],
+                self.url("detail", obj.pk),
+            )
+            for obj in page.object_list
+        ]
+        filter_fields = self.filter_fields()
+        hashed = [h for h in request.GET.getlist("qh") if HASHED_SEARCH.match(h)]
+        narrowed = bool(q or hashed or any(f["value"] for f in filter_fields))
+        query = request.GET.copy()
+        query.pop("page", None)
         return render(
             request,
             self.template_name,
-            self.context(page=page, headers=headers, rows=rows, q=request.GET.get("q", "")),
+            self.context(
+                page=page,
+                headers=headers,
+                rows=rows,
+                q=q,
+                personal_search=self.personal_search_label() if hashed else None,
+                personal_hashes=hashed,
+                search_placeholder=self.search_placeholder(),
+                filter_fields=filter_fields,
+                active_filters=[f for f in filter_fields if f["value"]],
+                narrowed=narrowed,
+                total=self.queryset().count() if narrowed else page.paginator.count,
+                query=query.urlencode(),
+                clear_url=request.path,
+            ),
         )
+
+    # -- presentation -------------------------------------------------------------------
+
+    def personal_search_label(self) -> str:
+        masked = re.sub(r"[^0-9A-Z*]", "", self.request.GET.get("qm", ""))[:20]
+        return masked or "••••"
+
+    def search_placeholder(self) -> str:
+        labels = []
+        for f in self.search_fields:
+            field = field_at(self.model, f)
+            if field is not None:
+                labels.append(str(field.verbose_name))
+        for f, _kind in self.search_digests:
+            labels.append(str(self.model._meta.get_field(f).verbose_name))
+        labels = list(dict.fromkeys(labels))
+        if not labels:
+            return _("Search")
+        return _("Search: %(fields)s") % {"fields": _(", ").join(labels)}
+
+    def headers(self, sort):
+        sortable = self.sortable_columns()
+        current = (sort or "").removeprefix("-")
+        result = []
+        for c in self.columns:
+            query = self.request.GET.copy()
+            query.pop("page", None)
+            entry = {"title": self.column_title(c), "type": cell_type(self._field(c))}
+            if c in sortable:
+                descending = sort == c
+                query["sort"] = f"-{c}" if descending else c
+                entry["sort_url"] = "?" + query.urlencode()
+                entry["sorted"] = (
+                    ("desc" if sort.startswith("-") else "asc") if c == current else None
+                )
+            result.append(entry)
+        return result
+
+    def _field(self, column):
+        return None if column == "__str__" else field_at(self.model, column)
+
+    def filter_fields(self) -> list[dict]:
+        """The declared filters as form inputs: a select of the scoped choices, or a box."""
+        user = self.request.user
+        result = []
+        for name in self.filters:
+            field = field_at(self.model, name)
+            value = self.request.GET.get(name, "")
+            entry = {
+                "name": name,
+                "label": field.verbose_name if field is not None else name,
+                "value": value,
+                "value_label": value,
+                "options": None,
+            }
+            query = self.request.GET.copy()
+            query.pop(name, None)
+            query.pop("page", None)
+            entry["remove_url"] = "?" + query.urlencode()
+            if field is not None and field.is_relation:
+                related = field.related_model
+                choices = (
+                    related.objects.restrict(user, VIEW)
+                    if hasattr(related, "scope")
+                    else related.objects.none()
+                )
+                options = list(choices[: self.filter_choice_limit + 1])
+                if len(options) <= self.filter_choice_limit:
+                    entry["options"] = [(str(o.pk), str(o)) for o in options]
+                if value:
+                    try:
+                        chosen = choices.filter(pk=value).first()
+                    except (ValueError, TypeError, ValidationError):
+                        chosen = None
+                    entry["value_label"] = str(chosen) if chosen is not None else value
+            elif field is not None and isinstance(field, models.BooleanField):
+                entry["options"] = [("1", _("Yes")), ("0", _("No"))]
+            elif field is not None and field.choices:
+                entry["options"] = [(str(k), str(v)) for k, v in field.flatchoices if k != ""]
+            if entry["options"] is not None and value:
+                entry["value_label"] = dict(entry["options"]).get(value, entry["value_label"])
+            result.append(entry)
+        return result
 
     def column_title(self, column):
         if column == "__str__":
             return self.model._meta.verbose_name
         return self.model._meta.get_field(column).verbose_name
+
+    def cell_info(self, obj, column) -> dict:
+        value = self.cell(obj, column)
+        field = self._field(column)
+        info = {"value": value, "type": cell_type(field), "url": None, "raw": ""}
+        if field is not None and field.many_to_one:
+            target = getattr(obj, column, None)
+            url = getattr(target, "get_absolute_url", None)
+            info["url"] = url() if url else None
+        elif info["type"] in ("choice", "bool"):
+            info["raw"] = str(getattr(obj, column, ""))
+        return info
 
     @staticmethod
     def cell(obj, column):
@@ -156,26 +559,44 @@ class ObjectDetailView(ObjectMixin, View):
                 f.name in self.exclude_fields
                 or f.name.endswith("digest")
                 or f.name == "token_prefix"
+                or f.name == "password"
             ):
                 continue
             value = ObjectListView.cell(obj, f.name)
+            if isinstance(f, models.JSONField) and value != "—":
+                value = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
             fields.append(
                 {
                     "name": f.name,
                     "label": f.verbose_name,
                     "value": value,
+                    "type": cell_type(f),
+                    "raw": str(getattr(obj, f.attname, "")) if f.choices else "",
                     "link": getattr(getattr(obj, f.name, None), "get_absolute_url", None)
                     if f.is_relation
                     else None,
                     "personal": isinstance(f, EncryptedField) and bool(getattr(obj, f.name)),
+                    "help": f.help_text,
                 }
             )
         for f in self.model._meta.many_to_many:
+            related = f.related_model
+            linked = getattr(obj, f.name).values("pk")
+            items = list(
+                related.objects.restrict(user, VIEW).filter(pk__in=linked)[:51]
+                if hasattr(related, "scope")
+                else related.objects.none()
+            )
             fields.append(
                 {
                     "name": f.name,
                     "label": f.verbose_name,
-                    "value": ", ".join(str(o) for o in getattr(obj, f.name).all()[:50]) or "—",
+                    "value": "—" if not items else "",
+                    "type": "many",
+                    "items": [
+                        (str(o), getattr(o, "get_absolute_url", lambda: None)()) for o in items[:50]
+                    ],
+                    "more": len(items) > 50,
                 }
             )
         return render(
@@ -185,6 +606,10 @@ class ObjectDetailView(ObjectMixin, View):
                 object=obj,
                 fields=fields,
                 can_reveal=can_reveal,
+                related=self.related_lists(obj),
+                audit_url=self.audit_url(obj),
+                created=getattr(obj, "created", None),
+                updated=getattr(obj, "updated", None),
                 edit_url=self.url_or_none("edit", obj.pk)
                 if self.queryset(CHANGE).filter(pk=obj.pk).exists()
                 else None,
@@ -196,6 +621,53 @@ class ObjectDetailView(ObjectMixin, View):
                 else None,
             ),
         )
+
+    def related_lists(self, obj) -> list[dict]:
+        """Counts of the rows that point at ``obj``, each a link to the list page filtered
+        by it — for every list page that declares a filter leading to this kind."""
+        user = self.request.user
+        found = []
+        for model in apps.get_models():
+            if not hasattr(model, "scope") or not user_can(user, model, VIEW):
+                continue
+            url_name = f"{model._meta.app_label}:{model._meta.model_name}-list"
+            try:
+                list_url = reverse(url_name)
+            except NoReverseMatch:
+                continue
+            for f in list_filters_of(url_name):
+                field = field_at(model, f)
+                if field is None or not field.is_relation or field.related_model is not self.model:
+                    continue
+                count = model.objects.restrict(user, VIEW).filter(**{f: obj.pk}).count()
+                add_url = None
+                if "__" not in f and user_can(user, model, ADD):
+                    try:
+                        add_url = reverse(url_name.removesuffix("-list") + "-add")
+                        add_url += f"?{urlencode({f: obj.pk})}"  # the form starts filled in
+                    except NoReverseMatch:
+                        add_url = None
+                found.append(
+                    {
+                        "title": model._meta.verbose_name_plural,
+                        "kind": model._meta.verbose_name,
+                        "via": field.verbose_name,
+                        "count": count,
+                        "url": f"{list_url}?{urlencode({f: obj.pk})}",
+                        "add_url": add_url,
+                    }
+                )
+        titles = [str(r["title"]) for r in found]
+        for r in found:
+            r["ambiguous"] = titles.count(str(r["title"])) > 1
+        return found
+
+    def audit_url(self, obj):
+        AuditEntry = apps.get_model("core.auditentry")
+        if not user_can(self.request.user, AuditEntry, VIEW) or self.model is AuditEntry:
+            return None
+        query = {"object_type": self.model._meta.label_lower, "object_id": obj.pk}
+        return reverse("core:auditentry-list") + "?" + urlencode(query)
 
 
 class ObjectEditView(ObjectMixin, View):
@@ -240,6 +712,8 @@ class ObjectEditView(ObjectMixin, View):
             else:
                 messages.success(request, _("Saved."))
                 return HttpResponseRedirect(self.url("detail", obj.pk))
+        if obj is not None and obj.pk:
+            obj = self.get_object(CHANGE)  # the heading names the stored row, not the input
         return render(request, self.template_name, self.context(form=form, object=obj), status=400)
 
 
@@ -267,29 +741,54 @@ class RevealForm(forms.Form):
 
 
 class ObjectRevealView(ObjectMixin, View):
-    """Shows one personal-data value in clear after asking for a reason (audited)."""
+    """Shows one personal-data value in clear after asking for a reason (audited).
+
+    A request from htmx (the detail page's inline 查看明文) gets just the fragment that
+    replaces the masked value; without JavaScript the same URL is a page of its own.
+    """
 
     template_name = "core/reveal.html"
+    inline_template_name = "core/_reveal_inline.html"
     action = REVEAL
+
+    def respond(self, request, obj, field_name, status=200, **extra):
+        template = self.inline_template_name if is_htmx(request) else self.template_name
+        field = None
+        try:
+            field = self.model._meta.get_field(field_name) if field_name else None
+        except FieldDoesNotExist:
+            field = None
+        if not isinstance(field, EncryptedField):
+            field = None
+        context = self.context(
+            object=obj,
+            field=field_name if field else "",
+            field_label=field.verbose_name if field else "",
+            masked=str(getattr(obj, field.name) or "—") if field else "",
+            reveal_url=self.url("reveal", obj.pk),
+            **extra,
+        )
+        if is_htmx(request) and status == 400:
+            status = 200  # htmx swaps only successful answers; the fragment shows the errors
+        response = render(request, template, context, status=status)
+        add_never_cache_headers(response)
+        return response
 
     def get(self, request, *args, **kwargs):
         obj = self.get_object()
-        return render(
-            request,
-            self.template_name,
-            self.context(object=obj, field=request.GET.get("field", "")),
-        )
+        return self.respond(request, obj, request.GET.get("field", ""))
 
     def post(self, request, *args, **kwargs):
         obj = self.get_object()
         form = RevealForm(request.POST)
+        field_name = request.POST.get("field", "")
         if not form.is_valid():
-            return render(
-                request,
-                self.template_name,
-                self.context(object=obj, field=request.POST.get("field", ""), errors=form.errors),
-                status=400,
-            )
+            errors = {}
+            if "reason" in form.errors:
+                errors["reason"] = [_("Say why you need to see this (at least 4 characters).")]
+            if "field" in form.errors:
+                errors["field"] = [_("Unknown field.")]
+            return self.respond(request, obj, field_name, status=400, errors=errors)
         try:
             value = actions.reveal(
                 request.user,
@@ -299,28 +798,12 @@ class ObjectRevealView(ObjectMixin, View):
                 remote_addr=client_ip(request),
             )
         except actions.ValidationFailed as e:
-            return render(
-                request,
-                self.template_name,
-                self.context(object=obj, field=form.cleaned_data["field"], errors=e.errors),
-                status=400,
+            return self.respond(request, obj, field_name, status=400, errors=e.errors)
+        except FieldDoesNotExist:
+            return self.respond(
+                request, obj, "", status=400, errors={"field": [_("Unknown field.")]}
             )
-        except Exception as e:  # FieldDoesNotExist and the like: a bad field name
-            from django.core.exceptions import FieldDoesNotExist
-
-            if not isinstance(e, FieldDoesNotExist):
-                raise
-            return render(
-                request,
-                self.template_name,
-                self.context(object=obj, errors={"field": [_("Unknown field.")]}),
-                status=400,
-            )
-        return render(
-            request,
-            self.template_name,
-            self.context(object=obj, field=form.cleaned_data["field"], value=value),
-        )
+        return self.respond(request, obj, field_name, value=value)
 
 
 def object_urls(

@@ -3,7 +3,7 @@
 from django.db.models import Q
 from ninja import Router, Schema
 
-from anyuan.core.api import crud
+from anyuan.core.api import DbInt, crud
 from anyuan.core.personal import digest_or_none
 from anyuan.core.schemas import model_schemas
 from anyuan.registry import models as m
@@ -21,9 +21,9 @@ class NameFilters(Schema):
 
 
 class EnterpriseFilters(NameFilters):
-    grid: int | None = None
-    contact_group: int | None = None
-    park: int | None = None
+    grid: DbInt | None = None
+    contact_group: DbInt | None = None
+    park: DbInt | None = None
     hazardous_chemicals: bool | None = None
     risk_level: str | None = None
 
@@ -33,15 +33,15 @@ class EnterpriseFilters(NameFilters):
 
 
 class ZoneFilters(NameFilters):
-    park: int | None = None
-    parent: int | None = None
+    park: DbInt | None = None
+    parent: DbInt | None = None
     ring: str | None = None
     kind: str | None = None
-    enterprise: int | None = None
+    enterprise: DbInt | None = None
 
 
 class DeviceFilters(NameFilters):
-    zone: int | None = None
+    zone: DbInt | None = None
     kind: str | None = None
 
     @staticmethod
@@ -51,8 +51,8 @@ class DeviceFilters(NameFilters):
 
 class PersonFilters(NameFilters):
     kind: str | None = None
-    enterprise: int | None = None
-    labour_agency: int | None = None
+    enterprise: DbInt | None = None
+    labour_agency: DbInt | None = None
     card_number: str | None = None
     employee_number: str | None = None
     face_id: str | None = None
@@ -68,14 +68,14 @@ class PersonFilters(NameFilters):
 
 
 class PersonRefFilters(Schema):
-    person: int | None = None
+    person: DbInt | None = None
 
 
 class VehicleFilters(Schema):
     q: str | None = None
     kind: str | None = None
-    enterprise: int | None = None
-    owner: int | None = None
+    enterprise: DbInt | None = None
+    owner: DbInt | None = None
     registered: bool | None = None
 
     @staticmethod
@@ -84,9 +84,9 @@ class VehicleFilters(Schema):
 
 
 class AuthorisationFilters(Schema):
-    zone: int | None = None
-    person: int | None = None
-    group: int | None = None
+    zone: DbInt | None = None
+    person: DbInt | None = None
+    group: DbInt | None = None
 
 
 class WatchlistFilters(NameFilters):

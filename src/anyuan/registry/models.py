@@ -431,7 +431,8 @@ class Zone(RegistryModel):
                 errors["parent"] = _("The parent zone is in another park.")
             elif self.pk and (parent.pk == self.pk or parent.path.startswith(self.path or "\0")):
                 errors["parent"] = _("A zone cannot be inside itself.")
-            elif self.ring and RING_RANK[self.ring] < RING_RANK[parent.ring]:
+            # an unknown ring is reported by the field's own choices check
+            elif self.ring in RING_RANK and RING_RANK[self.ring] < RING_RANK[parent.ring]:
                 errors["ring"] = _("A zone cannot be in an outer ring than its parent zone.")
             elif parent.enterprise_id and self.enterprise_id != parent.enterprise_id:
                 errors["enterprise"] = _(

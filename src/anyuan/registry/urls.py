@@ -1,15 +1,25 @@
+from django.urls import path
+
 from anyuan.core import views as generic
 from anyuan.registry import views
 from anyuan.registry.catalog import FIELDS
+from anyuan.registry.importing import BY_MODEL
 from anyuan.registry.models import QualificationType
 
 app_name = "registry"
 
 urlpatterns = []
 for model in FIELDS:
+    name = model._meta.model_name
+    if model in BY_MODEL:
+        # bulk import and export (before the generic set; none of them takes an id)
+        urlpatterns += [
+            path(f"{name}/import/", views.ImportView.as_view(model=model), name=f"{name}-import"),
+            path(f"{name}/export/", views.ExportView.as_view(model=model), name=f"{name}-export"),
+        ]
     editable = model is not QualificationType
     urlpatterns += generic.object_urls(
-        model._meta.model_name,
+        name,
         model,
         list_view=views.list_view(model),
         detail_view=generic.ObjectDetailView,

@@ -1,0 +1,349 @@
+"""Writing the event log: the one place passages, alarms and device links are stored.
+
+:func:`commit` takes one or more prepared device requests (:mod:`anyuan.events.ingest`),
+authenticates each device, inserts every accepted item with ``INSERT … ON CONFLICT
+(device, device_event_id) DO NOTHING RETURNING …`` (SQLite and PostgreSQL alike), tells
+stored from duplicate by the keys the insert returns, updates the devices' links, and
+commits — all in one transaction. The caller answers only after it returns, so a 2xx
+always means committed. The lean ASGI route commits the requests that arrive together
+in one go (group commit); the Ninja endpoints commit one request at a time.
+
+Device ingestion writes no audit entries: the log itself records the device and the
+received time of every event, and nothing in it is ever changed.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from anyuan.events.ingest import (
+    ALARM,
+    DUPLICATE,
+    HEARTBEAT,
+    PASSAGE,
+    REFUSED,
+    STORED,
+    Item,
+    Limits,
+    Prepared,
+    Reply,
+    error_reply,
+    limits,
+)
+from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
+from anyuan.registry.models import Device
+
+log = logging.getLogger("anyuan.events")
+
+CHUNK_ROWS = 1000
+# PostgreSQL: writers take this transaction lock before inserting, so ids are committed
+# in the order they are drawn and a reader tailing the log by id never misses a row.
+LOG_LOCK_KEY = 0x616E7975616E  # "anyuan"
+
+PASSAGE_COLUMNS = (
+    "device_id",
+    "zone_id",
+    "device_event_id",
+    "event_time",
+    "received_time",
+    "direction",
+    "method",
+    "credential",
+    "confidence",
+    "snapshot",
+)
+ALARM_COLUMNS = (
+    "device_id",
+    "zone_id",
+    "device_event_id",
+    "kind",
+    "state",
+    "event_time",
+    "received_time",
+    "snapshot",
+    "detail",
+)
+
+
+class DeviceInfo(NamedTuple):
+    id: int
+    serial: str
+    zone_id: int
+    direction: str
+    active: bool
+
+
+@dataclass
+class Job:
+    """One device request to commit: authenticated already (``device``) or by token."""
+
+    prepared: Prepared | Reply
+    token: str | None = None
+    device: DeviceInfo | None = None
+    lang: str | None = None
+
+
+def _devices(digests) -> dict[str, DeviceInfo]:
+    rows = Device.objects.filter(token_digest__in=list(digests)).values_list(
+        "token_digest", "id", "serial", "zone_id", "direction", "active"
+    )
+    return {r[0]: DeviceInfo(*r[1:]) for r in rows}
+
+
+def authenticate(token: str) -> DeviceInfo | Reply:
+    """The device a token belongs to, or the 401/403 reply."""
+    device = _devices([Device.hash_token(token)]).get(Device.hash_token(token))
+    return _check(device)
+
+
+def _check(device: DeviceInfo | None) -> DeviceInfo | Reply:
+    if device is None:
+        return error_reply(401, _("Unknown or revoked device token."))
+    if not device.active:
+        return error_reply(403, _("This device is deactivated."))
+    return device
+
+
+def commit(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
+    """Store the jobs' accepted items in one transaction; the replies, in job order."""
+    lim = lim or limits()
+    with transaction.atomic():
+        return _commit(jobs, lim)
+
+
+def commit_or_busy(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
+    """:func:`commit`, answering 503 (send again) instead of raising when the database
+    fails; a group that fails is retried request by request, so one cannot sink the rest."""
+    try:
+        return commit(jobs, lim)
+    except DatabaseError:
+        log.exception("the event log could not commit %d request(s)", len(jobs))
+        connection.close_if_unusable_or_obsolete()
+        if len(jobs) > 1:
+            return [commit_or_busy([job], lim)[0] for job in jobs]
+        with translation.override(jobs[0].lang):
+            return [
+                error_reply(503, _("The event log cannot store events just now; send them again."))
+            ]
+
+
+def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
+    digests = {Device.hash_token(j.token) for j in jobs if j.device is None and j.token}
+    known = _devices(digests) if digests else {}
+    replies: list[Reply | None] = [None] * len(jobs)
+    accepted: list[tuple[int, DeviceInfo, Prepared]] = []
+    # (job, item) per row to insert, in job order; the first of a key is the one stored
+    rows = {PASSAGE: [], ALARM: []}
+    for n, job in enumerate(jobs):
+        with translation.override(job.lang):
+            device = job.device
+            if device is None:
+                device = _check(known.get(Device.hash_token(job.token or "")))
+            if isinstance(device, Reply):
+                replies[n] = device
+                continue
+            if isinstance(job.prepared, Reply):
+                replies[n] = job.prepared
+                continue
+            prepared = job.prepared
+            for item in prepared.items:
+                if item.status == REFUSED:
+                    continue
+                data = item.data
+                if data.device is not None and data.device != device.serial:
+                    item.refuse("device", _("This token belongs to another device."), "device")
+                    continue
+                if prepared.kind == PASSAGE:
+                    direction = data.direction or device.direction
+                    if direction not in ("in", "out"):
+                        item.refuse(
+                            "direction",
+                            _("This device reports both directions: give the direction."),
+                            "required",
+                        )
+                        continue
+                    data.direction = direction
+                if prepared.kind in rows:
+                    rows[prepared.kind].append((device, prepared, item))
+            accepted.append((n, device, prepared))
+
+    if rows[PASSAGE] or rows[ALARM]:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOG_LOCK_KEY])
+        _store(Passage, PASSAGE_COLUMNS, rows[PASSAGE], _passage_row)
+        _store(DeviceAlarm, ALARM_COLUMNS, rows[ALARM], _alarm_row)
+    _update_links(accepted, lim)
+
+    for n, device, prepared in accepted:
+        with translation.override(jobs[n].lang):
+            replies[n] = _reply(prepared, device, lim)
+    return replies
+
+
+def _passage_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tuple:
+    d = item.data
+    return (
+        device.id,
+        device.zone_id,
+        d.event_id,
+        adapt(d.event_time),
+        adapt(prepared.received),
+        d.direction,
+        d.method,
+        d.credential,
+        d.confidence,
+        d.snapshot,
+    )
+
+
+_detail_field = DeviceAlarm._meta.get_field("detail")
+
+
+def _alarm_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tuple:
+    d = item.data
+    return (
+        device.id,
+        device.zone_id,
+        d.event_id,
+        d.kind,
+        d.state,
+        adapt(d.event_time),
+        adapt(prepared.received),
+        d.snapshot,
+        _detail_field.get_db_prep_save(d.detail or {}, connection),
+    )
+
+
+def _store(model, columns, entries, make_row) -> None:
+    """Insert the entries, ignoring keys already stored; mark each item stored or duplicate."""
+    if not entries:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    first: dict[tuple[int, str], Item] = {}
+    values = []
+    for device, prepared, item in entries:
+        key = (device.id, item.data.event_id)
+        if key in first:
+            item.status = DUPLICATE  # the same event twice in what arrived together
+            continue
+        first[key] = item
+        item.status = DUPLICATE  # until the insert returns its key
+        values.append(make_row(device, prepared, item, adapt))
+    qn = connection.ops.quote_name
+    head = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) VALUES "
+    )
+    tail = (
+        f" ON CONFLICT ({qn('device_id')}, {qn('device_event_id')}) DO NOTHING"
+        f" RETURNING {qn('device_id')}, {qn('device_event_id')}"
+    )
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), CHUNK_ROWS):
+            chunk = values[start : start + CHUNK_ROWS]
+            cursor.execute(
+                head + ", ".join([one] * len(chunk)) + tail, [v for row in chunk for v in row]
+            )
+            for device_id, event_id in cursor.fetchall():
+                first[(device_id, event_id)].status = STORED
+
+
+def _clock_offset(prepared: Prepared, lim: Limits) -> float | None:
+    """Device clock minus platform clock (seconds), if this request measures it.
+
+    A heartbeat is sent at once, so its time is the device clock at receipt (less a
+    network delay of a second or so); so is an event's ``sent_time``. An event's own time
+    cannot tell a slow clock from an event the device kept while offline, but an event
+    stamped later than its receipt shows a clock that is ahead.
+    """
+    received = prepared.received
+    if prepared.kind == HEARTBEAT:
+        item = prepared.items[0]
+        return (item.data.event_time - received).total_seconds() if item.data else None
+    sent = [i.data.sent_time for i in prepared.items if i.data is not None and i.data.sent_time]
+    if sent:
+        return (max(sent) - received).total_seconds()
+    if prepared.latest_event_time is not None:
+        ahead = (prepared.latest_event_time - received).total_seconds()
+        if ahead > lim.skew_tolerance:
+            return ahead
+    return None
+
+
+def _update_links(accepted, lim: Limits) -> None:
+    links: dict[int, dict] = {}
+    for _n, device, prepared in accepted:
+        link = links.setdefault(device.id, {"device_id": device.id})
+        link["last_seen"] = prepared.received
+        if prepared.kind == HEARTBEAT and prepared.items[0].data is not None:
+            link["last_heartbeat"] = prepared.received
+        offset = _clock_offset(prepared, lim)
+        if offset is not None:
+            link["clock_offset_s"] = round(offset, 3)
+            link["clock_checked"] = prepared.received
+            link["clock_skew"] = abs(offset) > lim.skew_tolerance
+    groups: dict[tuple[str, ...], list[DeviceLink]] = {}
+    for link in links.values():
+        fields = tuple(sorted(k for k in link if k != "device_id"))
+        groups.setdefault(fields, []).append(DeviceLink(**link))
+    for fields, objs in groups.items():
+        DeviceLink.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["device"], update_fields=list(fields)
+        )
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat(timespec="milliseconds")
+
+
+def _reply(prepared: Prepared, device: DeviceInfo, lim: Limits) -> Reply:
+    received = _iso(prepared.received)
+    if prepared.kind == HEARTBEAT:
+        item = prepared.items[0]
+        if item.status == REFUSED:
+            return _refused_reply(item, received)
+        offset = _clock_offset(prepared, lim)
+        return Reply(
+            200,
+            {
+                "status": "ok",
+                "received_time": received,
+                "clock_offset_s": round(offset, 3),
+                "clock_skew": abs(offset) > lim.skew_tolerance,
+            },
+        )
+    if prepared.single:
+        item = prepared.items[0]
+        if item.status == REFUSED:
+            return _refused_reply(item, received)
+        body = {"status": item.status, "event_id": item.event_id, "received_time": received}
+        return Reply(201 if item.status == STORED else 200, body)
+    counts = {STORED: 0, DUPLICATE: 0, REFUSED: 0}
+    for item in prepared.items:
+        counts[item.status] += 1
+    body = {
+        "received_time": received,
+        "stored": counts[STORED],
+        "duplicates": counts[DUPLICATE],
+        "refused": counts[REFUSED],
+        "results": [item.result() for item in prepared.items],
+    }
+    everything_refused = prepared.items and counts[REFUSED] == len(prepared.items)
+    return Reply(422 if everything_refused else 200, body)
+
+
+def _refused_reply(item: Item, received: str) -> Reply:
+    body = {
+        "status": REFUSED,
+        "event_id": item.event_id,
+        "received_time": received,
+        "error": item.error,
+        "detail": item.error["message"],
+    }
+    return Reply(403 if item.error["code"] == "device" else 422, body)

@@ -1,0 +1,169 @@
+"""The event log: passages and device alarms as devices report them, and what the
+platform knows of each device's link (last seen, last heartbeat, clock offset).
+
+Rows are written only by the ingestion path (:mod:`anyuan.events.actions`) and never
+changed: the log is append-only and idempotent on (device, device event id). The ``id``
+grows in commit order, so the processor can tail the log by id (see ``docs/events.md``).
+
+Scoping follows the zone the event happened in (denormalised from the device at
+ingestion): the station of the zone's park, and the enterprise that owns the zone.
+Events of park-shared zones are visible to the police only, for now.
+"""
+
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from anyuan.core.scoping import Scope, ScopedQuerySet
+from anyuan.registry.models import Device, Zone
+
+
+class Direction(models.TextChoices):
+    IN = "in", _("In")
+    OUT = "out", _("Out")
+
+
+class Method(models.TextChoices):
+    FACE = "face", _("Face")
+    CARD = "card", _("Card")
+    EMPLOYEE_NUMBER = "employee_number", _("Employee number")
+    PLATE = "plate", _("Plate")
+
+
+class AlarmKind(models.TextChoices):
+    INTRUSION = "intrusion", _("Intrusion")
+    OBJECT_MISSING = "object_missing", _("Object missing")
+    OBJECT_REMOVED = "object_removed", _("Object removed")
+    TAMPER = "tamper", _("Tamper")
+    DOOR_FORCED = "door_forced", _("Door forced")
+
+
+class AlarmState(models.TextChoices):
+    START = "start", _("Start")
+    STOP = "stop", _("Stop")
+    PULSE = "pulse", _("Pulse")
+
+
+EVENT_SCOPE = Scope(station="zone__park__station", enterprise="zone__enterprise")
+
+
+class Passage(models.Model):
+    """One person or vehicle passing a device: the event log the processor tails by id."""
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.PROTECT, related_name="passages"
+    )
+    zone = models.ForeignKey(
+        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="passages"
+    )
+    device_event_id = models.CharField(_("device event id"), max_length=64)
+    event_time = models.DateTimeField(_("event time"))
+    received_time = models.DateTimeField(_("received time"))
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    method = models.CharField(_("recognised by"), max_length=16, choices=Method.choices)
+    credential = models.CharField(_("credential"), max_length=64, blank=True)
+    confidence = models.FloatField(_("confidence"), null=True, blank=True)
+    snapshot = models.CharField(_("snapshot"), max_length=255, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = EVENT_SCOPE
+
+    class Meta:
+        verbose_name = _("passage")
+        verbose_name_plural = _("passages")
+        ordering = ["-event_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "device_event_id"], name="passage_unique_device_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["zone", "event_time"], name="passage_zone_time"),
+            models.Index(fields=["credential", "event_time"], name="passage_credential_time"),
+            models.Index(fields=["event_time"], name="passage_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_event_id} · {self.get_direction_display()} · {self.credential or '—'}"
+
+    def get_absolute_url(self):
+        return reverse("events:passage-detail", args=[self.pk])
+
+
+class DeviceAlarm(models.Model):
+    """An alarm a device raised (intrusion, object missing or removed, tamper, door forced)."""
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.PROTECT, related_name="alarms"
+    )
+    zone = models.ForeignKey(
+        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="device_alarms"
+    )
+    device_event_id = models.CharField(_("device event id"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=16, choices=AlarmKind.choices)
+    state = models.CharField(
+        _("state"), max_length=5, choices=AlarmState.choices, default=AlarmState.PULSE
+    )
+    event_time = models.DateTimeField(_("event time"))
+    received_time = models.DateTimeField(_("received time"))
+    snapshot = models.CharField(_("snapshot"), max_length=255, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = EVENT_SCOPE
+
+    class Meta:
+        verbose_name = _("device alarm")
+        verbose_name_plural = _("device alarms")
+        ordering = ["-event_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "device_event_id"], name="devicealarm_unique_device_event"
+            )
+        ]
+        indexes = [models.Index(fields=["zone", "event_time"], name="devicealarm_zone_time")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.get_state_display()} · {self.device_event_id}"
+
+    def get_absolute_url(self):
+        return reverse("events:devicealarm-detail", args=[self.pk])
+
+
+class DeviceLink(models.Model):
+    """What the platform last heard from a device: one row per device that ever reported.
+
+    ``clock_offset_s`` is the device clock minus the platform clock, measured from a
+    heartbeat (sent at once, so its time is the device's clock now) or an event's
+    ``sent_time``; an event stamped later than its receipt measures a clock that is ahead.
+    ``clock_skew`` is set when the offset exceeds ``ANYUAN_CLOCK_SKEW_TOLERANCE_S``.
+    """
+
+    device = models.OneToOneField(
+        Device,
+        verbose_name=_("device"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="link",
+    )
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    last_heartbeat = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    clock_offset_s = models.FloatField(_("clock offset (s)"), null=True, blank=True)
+    clock_checked = models.DateTimeField(_("clock checked"), null=True, blank=True)
+    clock_skew = models.BooleanField(_("clock skewed"), default=False)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope(station="device__zone__park__station", enterprise="device__zone__enterprise")
+
+    class Meta:
+        verbose_name = _("device link")
+        verbose_name_plural = _("device links")
+        ordering = ["device"]
+
+    def __str__(self):
+        return str(self.device)
+
+    def get_absolute_url(self):
+        return self.device.get_absolute_url()
