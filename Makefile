@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test lint format lock serve bench-import clean
+.PHONY: demo test lint format lock messages serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ format: $(VENV)/.dev
 lock: $(VENV)/.dev
 	$(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras --extra dev -o requirements-dev.lock pyproject.toml
+
+## refresh the zh-Hans catalogue after changing user-facing text (needs GNU gettext)
+messages: $(VENV)/.dev
+	cd src/anyuan && ANYUAN_HOME=$(CURDIR) ../../$(BIN)/anyuan makemessages -l zh_Hans --no-location --no-obsolete
 
 serve: $(VENV)/.runtime node_modules/.installed
 	$(BIN)/anyuan serve --port $(PORT)

@@ -20,3 +20,26 @@ class LanguageMiddleware:
         response.headers.setdefault("Content-Language", lang)
         translation.deactivate()
         return response
+
+
+class RejectNulMiddleware:
+    """Refuse query strings carrying NUL characters (a 400, not a database error):
+    PostgreSQL text cannot hold them, and no honest client sends them. Form fields are
+    covered by Django's own ProhibitNullCharactersValidator, API bodies by the actions."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from urllib.parse import unquote_plus
+
+        from django.http import HttpResponseBadRequest, JsonResponse
+        from django.utils.translation import gettext as _
+
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in unquote_plus(query) or "\x00" in request.path:
+            message = _("The request contains a NUL character.")
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message)
+        return self.get_response(request)

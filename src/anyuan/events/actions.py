@@ -236,9 +236,9 @@ def _store(model, columns, entries, make_row) -> None:
         item.status = DUPLICATE  # until the insert returns its key
         values.append(make_row(device, prepared, item, adapt))
     qn = connection.ops.quote_name
-    head = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) VALUES "
-    )
+    # names come from the model and are quoted; every value is a query parameter
+    table, names = qn(model._meta.db_table), ", ".join(qn(c) for c in columns)
+    head = f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608
     tail = (
         f" ON CONFLICT ({qn('device_id')}, {qn('device_event_id')}) DO NOTHING"
         f" RETURNING {qn('device_id')}, {qn('device_event_id')}"

@@ -81,9 +81,7 @@ def ingest_request(request, kind: str, *, bulk: bool = False) -> HttpResponse:
     body = read_body(request, lim.max_bytes)
     if body is None:
         return respond(too_large(lim.max_bytes))
-    prepared = prepare(
-        kind, body, request.content_type, received=received, bulk=bulk, lim=lim
-    )
+    prepared = prepare(kind, body, request.content_type, received=received, bulk=bulk, lim=lim)
     job = actions.Job(prepared, device=request.auth, lang=translation.get_language())
     return respond(actions.commit_or_busy([job], lim)[0])
 
@@ -317,7 +315,9 @@ def list_device_links(request, filters: Query[DeviceLinkFilters]):
     if filters.zone is not None:
         qs = qs.filter(zone=filters.zone)
     if filters.clock_skew is not None:
-        qs = qs.filter(link__clock_skew=True) if filters.clock_skew else qs.exclude(
-            link__clock_skew=True
+        qs = (
+            qs.filter(link__clock_skew=True)
+            if filters.clock_skew
+            else qs.exclude(link__clock_skew=True)
         )
     return qs

@@ -68,9 +68,9 @@ DIGEST_SEARCH = {
 LIST_FILTERS = {
     m.Enterprise: ["grid", "contact_group", "park", "risk_level", "hazardous_chemicals"],
     m.Zone: ["park", "parent", "ring", "kind", "enterprise"],
-    m.Device: ["zone", "kind"],
+    m.Device: ["zone", "kind", "zone__enterprise"],
     m.Person: ["kind", "enterprise", "labour_agency"],
-    m.Vehicle: ["kind", "enterprise", "registered"],
+    m.Vehicle: ["kind", "enterprise", "registered", "owner"],
     m.Qualification: ["person", "type"],
     m.Authorisation: ["zone", "person", "group"],
 }

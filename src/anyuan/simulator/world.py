@@ -1025,7 +1025,7 @@ class World:
             for b in p.dorm_buildings:
                 rooms = {r for r in p.rooms if z[r].parent == b}
                 lodgers = np.flatnonzero(np.isin(c["room"], list(rooms))).tolist()
-                for g in group(f"{z[b].name}住宿人员", lodgers, -1, f"{p.name}{z[b].name}"):
+                for g in group(f"{p.name}{z[b].name}住宿人员", lodgers, -1, "住宿人员"):
                     for lg in p.living_gates:
                         authorise(lg, group_name=g)
             lodgers = np.flatnonzero((c["park"] == p.idx) & (c["room"] >= 0))

@@ -119,6 +119,10 @@ def test_references_resolve(sim):
         assert not p["home_zone"] or zones[p["home_zone"]]["kind"] == "dormitory"
         if p["kind"] == "temporary":
             assert p["agency_credit_code"] and p["enterprise_credit_code"]
+    for kind, key in (("access_groups", "name"), ("grids", "name"), ("contact_groups", "name")):
+        names = [r[key] for r in sim.csv(kind)]
+        assert len(set(names)) == len(names), f"{kind}: names are keys within the station"
+    assert len(zones) == len(sim.csv("zones")), "zone codes are unique within a park"
     groups = {}
     for g in sim.csv("access_groups"):
         members = g["member_id_numbers"].split(";") if g["member_id_numbers"] else []

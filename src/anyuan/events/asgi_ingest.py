@@ -1,0 +1,279 @@
+"""The lean ASGI route for device ingestion, in front of Django.
+
+``application`` sends ``POST /api/v1/events/ingest/{passages,passages/bulk,alarms,
+heartbeat}`` to :class:`IngestApp` — plain ASGI, no Django request, middleware or URL
+resolution — and everything else to Django's ASGI handler. The route speaks exactly the
+contract of the Ninja endpoints (same parsing, schemas, auth and commit: see
+:mod:`anyuan.events.ingest`), so a device cannot tell which one answered.
+
+Database work runs in one committer thread that keeps its connection open. Requests that
+arrive while it is committing are committed together in the next transaction (group
+commit): one ``INSERT`` and one commit for many requests, each still answered only after
+its events are committed.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import queue
+import re
+import threading
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone, translation  # noqa: E402
+from django.utils.translation import gettext as _  # noqa: E402
+
+from anyuan.events import actions  # noqa: E402
+from anyuan.events.ingest import (  # noqa: E402
+    ALARM,
+    HEARTBEAT,
+    PASSAGE,
+    Reply,
+    bearer,
+    error_reply,
+    limits,
+    prepare,
+    too_large,
+)
+
+log = logging.getLogger("anyuan.events")
+
+PREFIX = "/api/v1/events"
+ROUTES = {
+    f"{PREFIX}/ingest/passages": (PASSAGE, False),
+    f"{PREFIX}/ingest/passages/bulk": (PASSAGE, True),
+    f"{PREFIX}/ingest/alarms": (ALARM, False),
+    f"{PREFIX}/ingest/heartbeat": (HEARTBEAT, False),
+}
+# bodies larger than this are parsed off the event loop
+PARSE_INLINE_BYTES = 64 * 1024
+
+
+class Committer:
+    """One thread that commits what is queued, as many requests per transaction as wait."""
+
+    def __init__(self, max_items: int = 20_000, group: bool = True):
+        self.max_items = max_items
+        self.group = group
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.groups = 0  # transactions committed, for the benchmark
+        self.jobs = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="anyuan-ingest-committer", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def submit(self, job: actions.Job) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.start()
+        self._queue.put((job, future))
+        return future
+
+    async def __call__(self, job: actions.Job) -> Reply:
+        return await asyncio.wrap_future(self.submit(job))
+
+    def _run(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                size = _size(first[0])
+                while self.group and size < self.max_items:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stopping = True
+                        break
+                    batch.append(nxt)
+                    size += _size(nxt[0])
+                self._commit(batch)
+        finally:
+            connection.close()
+
+    def _commit(self, batch) -> None:
+        try:
+            replies = actions.commit_or_busy([job for job, _future in batch])
+        except Exception as exc:  # a bug: fail these requests, keep the thread
+            log.exception("ingestion failed")
+            for _job, future in batch:
+                future.set_exception(exc)
+            return
+        self.groups += 1
+        self.jobs += len(batch)
+        for (_job, future), reply in zip(batch, replies, strict=True):
+            future.set_result(reply)
+
+
+def _size(job: actions.Job) -> int:
+    items = getattr(job.prepared, "items", None)
+    return len(items) if items else 1
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _language(scope) -> str:
+    """The language cookie, as ``core.middleware.LanguageMiddleware`` reads it."""
+    supported = {code for code, _name in settings.LANGUAGES}
+    cookie = _header(scope, b"cookie") or ""
+    m = re.search(rf"(?:^|;)\s*{re.escape(settings.LANGUAGE_COOKIE_NAME)}=([^;]*)", cookie)
+    lang = m.group(1).strip().strip('"') if m else ""
+    return lang if lang in supported else settings.LANGUAGE_CODE
+
+
+async def _read_body(receive, max_bytes: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        body = message.get("body", b"")
+        size += len(body)
+        if size > max_bytes:
+            return None
+        chunks.append(body)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_reply(send, reply: Reply, lang: str) -> None:
+    body = reply.json()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"content-language", lang.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _prepare(kind, body, content_type, received, bulk, lim, lang):
+    with translation.override(lang):
+        return prepare(kind, body, content_type, received=received, bulk=bulk, lim=lim)
+
+
+class IngestApp:
+    """The ingestion endpoints as a framework-free ASGI app.
+
+    ``run`` commits one job and returns its reply: a :class:`Committer` by default; tests
+    pass one that runs in the calling thread.
+    """
+
+    def __init__(self, run=None):
+        self.run = run or Committer()
+
+    async def __call__(self, scope, receive, send):
+        kind, bulk = ROUTES[_path(scope)]
+        received = timezone.now()
+        lang = _language(scope)
+        lim = limits()
+        try:
+            with translation.override(lang):
+                token = bearer(_header(scope, b"authorization"))
+            if isinstance(token, Reply):
+                await send_reply(send, token, lang)
+                return
+            content_type = _header(scope, b"content-type") or ""
+            try:
+                declared = int(_header(scope, b"content-length") or 0)
+            except ValueError:
+                declared = 0
+            body = None if declared > lim.max_bytes else await _read_body(receive, lim.max_bytes)
+            if body is None:
+                with translation.override(lang):
+                    prepared = too_large(lim.max_bytes)
+            elif len(body) <= PARSE_INLINE_BYTES:
+                prepared = _prepare(kind, body, content_type, received, bulk, lim, lang)
+            else:
+                prepared = await asyncio.get_running_loop().run_in_executor(
+                    None, _prepare, kind, body, content_type, received, bulk, lim, lang
+                )
+            reply = await self.run(actions.Job(prepared, token=token, lang=lang))
+        except ConnectionAbortedError:
+            return  # the device hung up before sending its body: nothing was stored
+        except Exception:
+            log.exception("ingestion failed")
+            with translation.override(lang):
+                reply = error_reply(500, _("Internal error; nothing was stored. Send again."))
+        await send_reply(send, reply, lang)
+
+
+def _path(scope) -> str:
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path
+
+
+def is_ingest(scope) -> bool:
+    return scope["type"] == "http" and scope.get("method") == "POST" and _path(scope) in ROUTES
+
+
+class Dispatcher:
+    """Ingestion to the lean route, everything else to Django; handles ASGI lifespan."""
+
+    def __init__(self, ingest: IngestApp, django_app):
+        self.ingest = ingest
+        self.django = django_app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif is_ingest(scope):
+            await self.ingest(scope, receive, send)
+        else:
+            await self.django(scope, receive, send)
+
+    async def _lifespan(self, receive, send):
+        run = self.ingest.run
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if isinstance(run, Committer):
+                    run.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if isinstance(run, Committer):
+                    await asyncio.get_running_loop().run_in_executor(None, run.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+committer = Committer(group=os.environ.get("ANYUAN_INGEST_GROUP_COMMIT", "1") != "0")
+ingest_application = IngestApp(committer)
+application = Dispatcher(ingest_application, django_application)
