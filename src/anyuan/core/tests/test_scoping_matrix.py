@@ -172,7 +172,9 @@ def test_every_page_refuses_out_of_scope_objects(scoped_world, role):
                     if response.status_code not in REFUSED:
                         problems.append(f"{method.upper()} {url} as {role}: {response.status_code}")
                     elif role is not None and response.status_code == 302:
-                        problems.append(f"{method.upper()} {url} as {role}: redirected, not refused")
+                        problems.append(
+                            f"{method.upper()} {url} as {role}: redirected, not refused"
+                        )
                 checked_detail += 1
             continue
         if params:
@@ -214,7 +216,9 @@ def test_every_api_operation_refuses_out_of_scope_objects(scoped_world, role):
         has_id = "{pk}" in path
         model_label = op.get("x-anyuan-model")
         if has_id and not model_label:
-            problems.append(f"{method.upper()} {path}: takes an object id but has no x-anyuan-model")
+            problems.append(
+                f"{method.upper()} {path}: takes an object id but has no x-anyuan-model"
+            )
             continue
         if has_id:
             model = apps.get_model(model_label)
@@ -227,7 +231,9 @@ def test_every_api_operation_refuses_out_of_scope_objects(scoped_world, role):
                 problems.append(f"{path}: no out-of-scope {model_label} in the world for {role}")
             for obj in targets:
                 url = path.replace("{pk}", str(obj.pk))
-                payload = {"field": "id_number", "reason": "scoping test"} if "reveal" in path else {}
+                payload = (
+                    {"field": "id_number", "reason": "scoping test"} if "reveal" in path else {}
+                )
                 before = model._base_manager.filter(pk=obj.pk).values().first()
                 response = client.generic(
                     method.upper(), url, json.dumps(payload), content_type="application/json"
@@ -286,7 +292,9 @@ def test_creating_into_another_tenant_is_refused(scoped_world, role):
             url = f"/api/v1/registry/{model._meta.model_name}"
             response = client.post(url, json.dumps(payload), content_type="application/json")
             if response.status_code not in {403, 404, 422}:
-                problems.append(f"POST {url} as {role}: {response.status_code} {body(response)[:200]}")
+                problems.append(
+                    f"POST {url} as {role}: {response.status_code} {body(response)[:200]}"
+                )
             if model._base_manager.count() != count:
                 problems.append(f"POST {url} as {role} created a row")
     assert not problems, "\n".join(problems)

@@ -40,7 +40,9 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
         figures.setdefault("benchmark", name)
         figures.setdefault("wall_s", round(time.perf_counter() - started, 3))
-        figures.setdefault("peak_rss_mb", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+        figures.setdefault(
+            "peak_rss_mb", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        )
         text = json.dumps(figures, ensure_ascii=False, indent=2)
         self.stdout.write(text)
         if options.get("out"):

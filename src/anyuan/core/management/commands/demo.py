@@ -52,7 +52,9 @@ class Command(BaseCommand):
         out = Path(settings.VAR_DIR) / "demo"
         if not (out / "registry").is_dir():
             tmp = Path(tempfile.mkdtemp(prefix="demo-", dir=settings.VAR_DIR))
-            call_command("simulate", scale="demo", days=1, seed=seed, out=str(tmp), force=True, verbosity=0)
+            call_command(
+                "simulate", scale="demo", days=1, seed=seed, out=str(tmp), force=True, verbosity=0
+            )
             tmp.rename(out)
         call_command("import", "all", str(out / "registry"), verbosity=0)
 
@@ -66,7 +68,9 @@ class Command(BaseCommand):
             Enterprise.objects.filter(station=station, zones__isnull=False).order_by("pk").first()
             or Enterprise.objects.filter(station=station).order_by("pk").first()
         )
-        informant = Informant.objects.filter(person__enterprise=enterprise).select_related("person").first()
+        informant = (
+            Informant.objects.filter(person__enterprise=enterprise).select_related("person").first()
+        )
         employee = (
             Person.objects.filter(enterprise=enterprise, kind=Person.Kind.EMPLOYEE)
             .exclude(pk=getattr(informant, "person_id", None))
