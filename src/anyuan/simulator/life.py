@@ -257,9 +257,18 @@ class DayLife:
         t_ws = np.empty(n)
         c = ~live
         early = 3 + np.minimum(rng.gamma(2.0, 6.0, n), 52)
+        early = np.where(rng.random(n) < 0.03, u(60, 150, n), early)  # the early birds
         t_gate = np.where(np.isnan(arrive), S - early, arrive)
         self.park_gate(p[c], t_gate[c], IN)
         t_ws[c] = t_gate[c] + u(2, 9, c.sum()) + np.where(self.car[p[c]] >= 0, 3, 0)
+        # the early birds have breakfast in the canteen before work
+        birds = np.flatnonzero(c & (t_gate < S - 55))
+        if len(birds):
+            t_in = t_gate[birds] + u(3, 6, len(birds))
+            t_out = S[birds] - u(15, 35, len(birds))
+            self.zone(p[birds], self.canteen[p[birds]], t_in, IN)
+            self.zone(p[birds], self.canteen[p[birds]], t_out, OUT)
+            t_ws[birds] = t_out + u(2, 6, len(birds))
         r = np.flatnonzero(live)
         bf = rng.random(len(r)) < breakfast_before
         t_room = S[r] - np.where(bf, u(40, 60, len(r)), u(10, 28, len(r)))
@@ -323,7 +332,7 @@ class DayLife:
         u = self.u
         self.zone(p, self.room[p], t0, OUT)
         t1 = t0 + u(1, 4, n)
-        self.face_gate(p, self.liv_gate_or_gate(p), t1, OUT)
+        self.face_gate(p, self.liv_gate[p], t1, OUT)
         t2 = t1 + u(4, 10, n)
         self.park_gate(p, t2, OUT)
         t3 = t2 + u(least, most, n)
@@ -331,11 +340,8 @@ class DayLife:
             t3 = np.minimum(t3, back_by)
         self.park_gate(p, t3, IN)
         t4 = t3 + u(4, 10, n)
-        self.face_gate(p, self.liv_gate_or_gate(p), t4, IN)
+        self.face_gate(p, self.liv_gate[p], t4, IN)
         self.zone(p, self.room[p], t4 + u(1, 4, n), IN)
-
-    def liv_gate_or_gate(self, p) -> np.ndarray:
-        return self.liv_gate[p]
 
     def off_day(self) -> None:
         """People living on site who do not work today, and residents: lunch in the

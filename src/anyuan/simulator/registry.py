@@ -4,7 +4,13 @@
 import csv
 from pathlib import Path
 
-from anyuan.simulator.world import KIND_NAMES, SHIFT_NAMES, VEHICLE_KINDS, World
+from anyuan.simulator.world import (
+    KIND_NAMES,
+    QUALIFICATION_TYPES,
+    SHIFT_NAMES,
+    VEHICLE_KINDS,
+    World,
+)
 
 COLUMNS: dict[str, list[str]] = {
     "stations": ["code", "name", "address", "hotline"],
@@ -61,8 +67,6 @@ def _rows(world: World, kind: str):
     if kind == "stations":
         yield [sc, w.station_name, w.station_address, w.station_hotline]
     elif kind == "qualification_types":
-        from anyuan.simulator.world import QUALIFICATION_TYPES
-
         for code, name, months, description in QUALIFICATION_TYPES:
             yield [code, name, months, description]
     elif kind == "parks":

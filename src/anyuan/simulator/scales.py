@@ -16,6 +16,8 @@ class Scale:
     station_name: str
     station_code: str
     city: str  # address prefix
+    firm_city: str  # how the city starts a firm's name
+    phone_area: str  # telephone area code
     region: str  # GB/T 2260 code where the enterprises are registered
     plate_prefixes: tuple[str, ...]  # local plates
     visitor_plate_prefixes: tuple[str, ...]
@@ -76,6 +78,8 @@ SCALES: dict[str, Scale] = {
         station_name="示例派出所",
         station_code="SIM-TINY",
         city="浙江省宁波市北仑区",
+        firm_city="宁波",
+        phone_area="0574",
         region="330206",
         plate_prefixes=("浙B",),
         visitor_plate_prefixes=("浙B", "浙A", "沪A"),
@@ -110,6 +114,8 @@ SCALES: dict[str, Scale] = {
         station_name="海港派出所",
         station_code="SIM-DEMO",
         city="浙江省宁波市北仑区",
+        firm_city="宁波",
+        phone_area="0574",
         region="330206",
         plate_prefixes=("浙B",),
         visitor_plate_prefixes=("浙B", "浙A", "浙D", "沪A", "苏E"),
@@ -144,6 +150,8 @@ SCALES: dict[str, Scale] = {
         station_name="乍南派出所",
         station_code="SIM-DISTRICT",
         city="浙江省嘉兴市平湖市",
+        firm_city="平湖市",
+        phone_area="0573",
         region="330482",
         plate_prefixes=("浙F",),
         visitor_plate_prefixes=("浙F", "浙A", "浙B", "沪A", "苏E", "皖A"),
@@ -178,6 +186,8 @@ SCALES: dict[str, Scale] = {
         station_name="松华派出所",
         station_code="SIM-LONGHUA",
         city="广东省深圳市龙华区",
+        firm_city="深圳市",
+        phone_area="0755",
         region="440309",
         plate_prefixes=("粤B",),
         visitor_plate_prefixes=("粤B", "粤S", "粤L", "粤E", "湘A", "赣B", "桂A"),

@@ -86,6 +86,24 @@ PEOPLE_STRINGS = [
 ]  # fmt: skip
 
 
+# role: kind, direction, protocol, vendor, heartbeat seconds, serial tag
+DEVICE_ROLES = {
+    "face_in": ("gate", "in", "isapi", "Hikvision", 60, "FI"),
+    "face_out": ("gate", "out", "isapi", "Hikvision", 60, "FO"),
+    "car_in": ("camera", "in", "gat1400", "Dahua", 60, "VI"),
+    "car_out": ("camera", "out", "gat1400", "Dahua", 60, "VO"),
+    "ebike_in": ("camera", "in", "gat1400", "Uniview", 60, "EI"),
+    "ebike_out": ("camera", "out", "gat1400", "Uniview", 60, "EO"),
+    "turnstile_in": ("gate", "in", "native", "ZKTeco", 60, "TI"),
+    "turnstile_out": ("gate", "out", "native", "ZKTeco", 60, "TO"),
+    "door": ("access_controller", "both", "isapi", "Hikvision", 120, "AC"),
+    "lock": ("access_controller", "both", "mqtt", "Tuya", 600, "LK"),
+    "camera": ("camera", "both", "gat1400", "Hikvision", 60, "CM"),
+    "ir": ("sensor", "both", "mqtt", "Honeywell", 300, "IR"),
+    "motion": ("sensor", "both", "mqtt", "Hikvision", 300, "MS"),
+}
+
+
 def stream(seed: int, *key: int) -> np.random.Generator:
     """An independent random stream per concern (and day), so that adding one kind of
     event does not change every other."""
@@ -208,37 +226,8 @@ class World:
         return z.idx
 
     def _device(self, zone: int, role: str, name: str, n: int = 1) -> list[int]:
-        kind, direction, protocol, vendor, hb = {
-            "face_in": ("gate", "in", "isapi", "Hikvision", 60),
-            "face_out": ("gate", "out", "isapi", "Hikvision", 60),
-            "car_in": ("camera", "in", "gat1400", "Dahua", 60),
-            "car_out": ("camera", "out", "gat1400", "Dahua", 60),
-            "ebike_in": ("camera", "in", "gat1400", "Uniview", 60),
-            "ebike_out": ("camera", "out", "gat1400", "Uniview", 60),
-            "turnstile_in": ("gate", "in", "native", "ZKTeco", 60),
-            "turnstile_out": ("gate", "out", "native", "ZKTeco", 60),
-            "door": ("access_controller", "both", "isapi", "Hikvision", 120),
-            "lock": ("access_controller", "both", "mqtt", "Tuya", 600),
-            "camera": ("camera", "both", "gat1400", "Hikvision", 60),
-            "ir": ("sensor", "both", "mqtt", "Honeywell", 300),
-            "motion": ("sensor", "both", "mqtt", "Hikvision", 300),
-        }[role]
+        kind, direction, protocol, vendor, hb, tag = DEVICE_ROLES[role]
         z = self.zones[zone]
-        tag = {
-            "face_in": "FI",
-            "face_out": "FO",
-            "car_in": "VI",
-            "car_out": "VO",
-            "ebike_in": "EI",
-            "ebike_out": "EO",
-            "turnstile_in": "TI",
-            "turnstile_out": "TO",
-            "door": "AC",
-            "lock": "LK",
-            "camera": "CM",
-            "ir": "IR",
-            "motion": "MS",
-        }[role]
         out = []
         for k in range(n):
             serial = f"{self.parks[z.park].prefix}-{z.code}-{tag}{k + 1:02d}"
@@ -256,7 +245,7 @@ class World:
         s = self.scale
         rng = self.rng(1)
         self.station_address = f"{s.city}{s.station_name[:-3]}路1号"
-        self.station_hotline = f"0{rng.integers(10, 99)}-{rng.integers(20000000, 89999999)}"
+        self.station_hotline = f"{s.phone_area}-{rng.integers(20000000, 89999999)}"
         for i, name in enumerate(s.parks):
             self.parks.append(
                 Park(
@@ -292,7 +281,7 @@ class World:
         hazchem[rng.choice(n, n_haz, replace=False)] = True
         codes = identity.credit_codes(rng, n, s.region, self.taken["credit"])
         used_names: set[str] = set()
-        city = s.city[3:6] if s.city.startswith("广东省") else s.city[3:5]
+        city = s.firm_city
         order = np.argsort(-heads, kind="stable")
         two_shift = np.zeros(n, dtype=bool)
         # the largest enterprises run two shifts around the clock
@@ -348,7 +337,7 @@ class World:
         codes = identity.credit_codes(rng, s.agencies, s.region, self.taken["credit"])
         contacts = identity.names(rng, rng.random(s.agencies) < 0.5)
         phones = identity.phones(rng, s.agencies)
-        city = s.city[3:6] if s.city.startswith("广东省") else s.city[3:5]
+        city = s.firm_city
         used: set[str] = set()
         for i in range(s.agencies):
             while True:

@@ -195,7 +195,7 @@ def test_scale_sizes(scale, days, people, checks):
 
 
 @pytest.mark.django_db
-def test_the_registry_imports(sim, tmp_path):
+def test_the_registry_imports(sim):
     from anyuan.registry import models as m
 
     call_command("import", "all", str(sim.out / "registry"), verbosity=0)

@@ -52,8 +52,17 @@ class Command(BaseCommand):
         out = Path(settings.VAR_DIR) / "demo"
         if not (out / "registry").is_dir():
             tmp = Path(tempfile.mkdtemp(prefix="demo-", dir=settings.VAR_DIR))
+            # the registry part; the live passage stream joins once ingestion exists
             call_command(
-                "simulate", scale="demo", days=1, seed=seed, out=str(tmp), force=True, verbosity=0
+                "simulate",
+                scale="demo",
+                days=1,
+                seed=seed,
+                out=str(tmp),
+                force=True,
+                registry_only=True,
+                no_progress=True,
+                verbosity=0,
             )
             tmp.rename(out)
         call_command("import", "all", str(out / "registry"), verbosity=0)
