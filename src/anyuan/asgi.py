@@ -1,6 +1,10 @@
+"""The ASGI application: device ingestion (``/api/v1/events/ingest/...``) is answered by a
+lean route that does not pay Django's per-request cost; everything else goes to Django."""
+
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
-application = get_asgi_application()
+
+from anyuan.events.asgi_ingest import application
+
+__all__ = ["application"]

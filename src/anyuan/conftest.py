@@ -19,6 +19,7 @@ PASSWORD = "Anyuan-test-2026!"
 
 def build_tenant(tag: str, seq: int, station_code: str):
     """One station with a park, two enterprises and one of everything."""
+    from anyuan.events.models import DeviceAlarm, Passage
     from anyuan.registry import models as m
 
     n = seq * 100
@@ -100,6 +101,25 @@ def build_tenant(tag: str, seq: int, station_code: str):
             plate=f"浙C{seq}{k}{k}{k}{k}",
             reason=f"{label} 黑名单",
             name=f"{label} 名单",
+        )
+        at = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
+        e.passage = Passage.objects.create(
+            device=e.device,
+            zone=e.zone,
+            device_event_id=f"{label}-1",
+            event_time=at,
+            received_time=at,
+            direction="in",
+            method="card",
+            credential=f"{label}-CARD",
+        )
+        e.device_alarm = DeviceAlarm.objects.create(
+            device=e.device,
+            zone=e.zone,
+            device_event_id=f"{label}-A1",
+            kind="intrusion",
+            event_time=at,
+            received_time=at,
         )
         e.informant = m.Informant.objects.create(
             person=e.colleague, workshop=e.zone, team=f"{label} 班组"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("anyuan.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("registry/", include("anyuan.registry.urls")),
+    path("events/", include("anyuan.events.urls")),
     path("audit/", include("anyuan.core.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

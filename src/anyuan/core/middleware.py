@@ -23,9 +23,10 @@ class LanguageMiddleware:
 
 
 class RejectNulMiddleware:
-    """Refuse query strings carrying NUL characters (a 400, not a database error):
+    """Refuse page query strings carrying NUL characters (a 400, not a database error):
     PostgreSQL text cannot hold them, and no honest client sends them. Form fields are
-    covered by Django's own ProhibitNullCharactersValidator, API bodies by the actions."""
+    covered by Django's own ProhibitNullCharactersValidator; the API answers with its own
+    field-level 422."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,13 +34,12 @@ class RejectNulMiddleware:
     def __call__(self, request):
         from urllib.parse import unquote_plus
 
-        from django.http import HttpResponseBadRequest, JsonResponse
+        from django.http import HttpResponseBadRequest
         from django.utils.translation import gettext as _
 
+        if request.path.startswith("/api/"):
+            return self.get_response(request)
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in unquote_plus(query) or "\x00" in request.path:
-            message = _("The request contains a NUL character.")
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=400)
-            return HttpResponseBadRequest(message)
+            return HttpResponseBadRequest(_("The request contains a NUL character."))
         return self.get_response(request)

@@ -30,6 +30,8 @@ SECTIONS = [
         [
             ("registry.zone", "registry:zone-list"),
             ("registry.device", "registry:device-list"),
+            ("events.passage", "events:passage-list"),
+            ("events.devicealarm", "events:devicealarm-list"),
         ],
     ),
     (

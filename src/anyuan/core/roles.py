@@ -36,6 +36,10 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "*": MANAGE | {REVEAL},
         "core.auditentry": frozenset({VIEW, EXPORT}),
         "registry.qualificationtype": READ,
+        # the event log is append-only: written by devices, read by people
+        "events.passage": frozenset({VIEW, EXPORT}),
+        "events.devicealarm": frozenset({VIEW, EXPORT}),
+        "events.devicelink": READ,
     },
     Role.POLICE_OFFICER: {
         "*": READ,

@@ -322,6 +322,9 @@ class ObjectListView(ObjectMixin, View):
         for f in self.filters:
             value = self.request.GET.get(f)
             if value not in (None, ""):
+                if value.lstrip("-").isdigit() and abs(int(value)) >= 2**63:
+                    qs = qs.none()  # no row has such an id; the database would overflow
+                    continue
                 try:
                     qs = qs.filter(**{f: value})
                 except (ValueError, TypeError, ValidationError):

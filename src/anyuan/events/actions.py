@@ -12,12 +12,14 @@ Device ingestion writes no audit entries: the log itself records the device and 
 received time of every event, and nothing in it is ever changed.
 """
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import DatabaseError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -41,6 +43,7 @@ from anyuan.registry.models import Device
 log = logging.getLogger("anyuan.events")
 
 CHUNK_ROWS = 1000
+PG_CHUNK_ROWS = 10_000
 # PostgreSQL: writers take this transaction lock before inserting, so ids are committed
 # in the order they are drawn and a reader tailing the log by id never misses a row.
 LOG_LOCK_KEY = 0x616E7975616E  # "anyuan"
@@ -70,6 +73,9 @@ ALARM_COLUMNS = (
 )
 
 
+LINK_FIELDS = ("last_seen", "last_heartbeat", "clock_offset_s", "clock_checked", "clock_skew")
+
+
 class DeviceInfo(NamedTuple):
     id: int
     serial: str
@@ -89,10 +95,20 @@ class Job:
 
 
 def _devices(digests) -> dict[str, DeviceInfo]:
-    rows = Device.objects.filter(token_digest__in=list(digests)).values_list(
-        "token_digest", "id", "serial", "zone_id", "direction", "active"
+    """The devices of these token digests (one indexed query, no ORM on the hot path)."""
+    digests = list(digests)
+    qn = connection.ops.quote_name
+    columns = ", ".join(
+        qn(c) for c in ("token_digest", "id", "serial", "zone_id", "direction", "active")
     )
-    return {r[0]: DeviceInfo(*r[1:]) for r in rows}
+    sql = (
+        f"SELECT {columns} FROM {qn(Device._meta.db_table)} "  # noqa: S608 - quoted names
+        f"WHERE {qn('token_digest')} IN ({', '.join(['%s'] * len(digests))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, digests)
+        rows = cursor.fetchall()
+    return {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
 
 
 def authenticate(token: str) -> DeviceInfo | Reply:
@@ -109,6 +125,14 @@ def _check(device: DeviceInfo | None) -> DeviceInfo | Reply:
     return device
 
 
+def language(lang: str | None):
+    """Translate into ``lang``: nothing to do for the default language (the lean route and
+    the committer thread never activate another one), an override otherwise."""
+    if lang is None or lang == settings.LANGUAGE_CODE:
+        return contextlib.nullcontext()
+    return translation.override(lang)
+
+
 def commit(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
     """Store the jobs' accepted items in one transaction; the replies, in job order."""
     lim = lim or limits()
@@ -116,20 +140,38 @@ def commit(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
         return _commit(jobs, lim)
 
 
-def commit_or_busy(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
+def commit_or_busy(
+    jobs: list[Job], lim: Limits | None = None, *, reconnect: bool = True
+) -> list[Reply]:
     """:func:`commit`, answering 503 (send again) instead of raising when the database
-    fails; a group that fails is retried request by request, so one cannot sink the rest."""
+    fails. A connection found broken (a restarted server, an idle timeout) is opened
+    afresh and the jobs tried once more — safe, as a repeated insert is a duplicate; a
+    group that still fails is tried request by request, so one cannot sink the rest."""
     try:
         return commit(jobs, lim)
-    except DatabaseError:
+    except DatabaseError as exc:
         log.exception("the event log could not commit %d request(s)", len(jobs))
-        connection.close_if_unusable_or_obsolete()
+        if reconnect and _reconnectable(exc):
+            return commit_or_busy(jobs, lim, reconnect=False)
         if len(jobs) > 1:
-            return [commit_or_busy([job], lim)[0] for job in jobs]
-        with translation.override(jobs[0].lang):
+            return [commit_or_busy([job], lim, reconnect=False)[0] for job in jobs]
+        with language(jobs[0].lang):
             return [
                 error_reply(503, _("The event log cannot store events just now; send them again."))
             ]
+
+
+def _reconnectable(exc: DatabaseError) -> bool:
+    """Was the connection lost (a restarted server, an idle timeout)? Then the next query
+    runs on a fresh one. SQLite connections are not lost: its errors (a lock held too
+    long) are not tried again here."""
+    if connection.in_atomic_block or connection.vendor == "sqlite":
+        return False
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+    return True
 
 
 def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
@@ -140,7 +182,7 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
     # (job, item) per row to insert, in job order; the first of a key is the one stored
     rows = {PASSAGE: [], ALARM: []}
     for n, job in enumerate(jobs):
-        with translation.override(job.lang):
+        with language(job.lang):
             device = job.device
             if device is None:
                 device = _check(known.get(Device.hash_token(job.token or "")))
@@ -181,9 +223,22 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
     _update_links(accepted, lim)
 
     for n, device, prepared in accepted:
-        with translation.override(jobs[n].lang):
+        with language(jobs[n].lang):
             replies[n] = _reply(prepared, device, lim)
     return replies
+
+
+def _sqlite_datetime(value: dt.datetime) -> str:
+    # what Django's SQLite backend stores: UTC, without offset, str() of the naive value
+    return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+
+
+def datetime_adapter():
+    """The database form of an aware datetime: Django's own, or for SQLite the same text
+    made without Django's per-value overhead (a third of a bulk insert's time)."""
+    if connection.vendor == "sqlite" and settings.USE_TZ and connection.timezone == dt.UTC:
+        return _sqlite_datetime
+    return connection.ops.adapt_datetimefield_value
 
 
 def _passage_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tuple:
@@ -224,7 +279,7 @@ def _store(model, columns, entries, make_row) -> None:
     """Insert the entries, ignoring keys already stored; mark each item stored or duplicate."""
     if not entries:
         return
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = datetime_adapter()
     first: dict[tuple[int, str], Item] = {}
     values = []
     for device, prepared, item in entries:
@@ -238,18 +293,28 @@ def _store(model, columns, entries, make_row) -> None:
     qn = connection.ops.quote_name
     # names come from the model and are quoted; every value is a query parameter
     table, names = qn(model._meta.db_table), ", ".join(qn(c) for c in columns)
-    head = f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608
     tail = (
         f" ON CONFLICT ({qn('device_id')}, {qn('device_event_id')}) DO NOTHING"
         f" RETURNING {qn('device_id')}, {qn('device_event_id')}"
     )
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # one array per column: a statement of ten parameters however many rows
+            # (a VALUES list of 10,000 parameters costs PostgreSQL more to parse and plan)
+            types = [model._meta.get_field(c).db_type(connection) for c in columns]
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
+            for start in range(0, len(values), PG_CHUNK_ROWS):
+                chunk = values[start : start + PG_CHUNK_ROWS]
+                cursor.execute(sql + tail, [list(col) for col in zip(*chunk, strict=True)])
+                for device_id, event_id in cursor.fetchall():
+                    first[(device_id, event_id)].status = STORED
+            return
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(values), CHUNK_ROWS):
             chunk = values[start : start + CHUNK_ROWS]
-            cursor.execute(
-                head + ", ".join([one] * len(chunk)) + tail, [v for row in chunk for v in row]
-            )
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
+            cursor.execute(sql + tail, [v for row in chunk for v in row])
             for device_id, event_id in cursor.fetchall():
                 first[(device_id, event_id)].status = STORED
 
@@ -288,14 +353,31 @@ def _update_links(accepted, lim: Limits) -> None:
             link["clock_offset_s"] = round(offset, 3)
             link["clock_checked"] = prepared.received
             link["clock_skew"] = abs(offset) > lim.skew_tolerance
-    groups: dict[tuple[str, ...], list[DeviceLink]] = {}
+    groups: dict[tuple[str, ...], list[dict]] = {}
     for link in links.values():
         fields = tuple(sorted(k for k in link if k != "device_id"))
-        groups.setdefault(fields, []).append(DeviceLink(**link))
-    for fields, objs in groups.items():
-        DeviceLink.objects.bulk_create(
-            objs, update_conflicts=True, unique_fields=["device"], update_fields=list(fields)
-        )
+        groups.setdefault(fields, []).append(link)
+    adapt = datetime_adapter()
+    qn = connection.ops.quote_name
+    columns = ("device_id", *LINK_FIELDS)
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for fields, rows in groups.items():
+            # a new row takes what is known and the defaults; an existing row changes
+            # only the fields this request measured
+            values = []
+            for link in rows:
+                values.append(link["device_id"])
+                for name in LINK_FIELDS:
+                    value = link.get(name, False if name == "clock_skew" else None)
+                    values.append(adapt(value) if isinstance(value, dt.datetime) else value)
+            update = ", ".join(f"{qn(f)} = excluded.{qn(f)}" for f in fields)
+            cursor.execute(
+                f"INSERT INTO {qn(DeviceLink._meta.db_table)} "  # noqa: S608 - quoted names
+                f"({', '.join(qn(c) for c in columns)}) VALUES {', '.join([one] * len(rows))} "
+                f"ON CONFLICT ({qn('device_id')}) DO UPDATE SET {update}",
+                values,
+            )
 
 
 def _iso(value: dt.datetime) -> str:

@@ -14,6 +14,7 @@ its events are committed.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import queue
@@ -27,7 +28,7 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.utils import timezone, translation  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
 
 from anyuan.events import actions  # noqa: E402
@@ -84,13 +85,18 @@ class Committer:
             thread.join(timeout)
 
     def submit(self, job: actions.Job) -> concurrent.futures.Future:
+        """Queue a job from any thread; the future holds its reply after the commit."""
         future: concurrent.futures.Future = concurrent.futures.Future()
         self.start()
-        self._queue.put((job, future))
+        self._queue.put((job, None, future))
         return future
 
     async def __call__(self, job: actions.Job) -> Reply:
-        return await asyncio.wrap_future(self.submit(job))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.start()
+        self._queue.put((job, loop, future))
+        return await future
 
     def _run(self) -> None:
         try:
@@ -117,16 +123,37 @@ class Committer:
 
     def _commit(self, batch) -> None:
         try:
-            replies = actions.commit_or_busy([job for job, _future in batch])
+            outcomes = actions.commit_or_busy([job for job, _loop, _future in batch])
+            self.groups += 1
+            self.jobs += len(batch)
         except Exception as exc:  # a bug: fail these requests, keep the thread
             log.exception("ingestion failed")
-            for _job, future in batch:
-                future.set_exception(exc)
-            return
-        self.groups += 1
-        self.jobs += len(batch)
-        for (_job, future), reply in zip(batch, replies, strict=True):
-            future.set_result(reply)
+            outcomes = [exc] * len(batch)
+        # one wake-up per event loop for the whole group, not one per request
+        by_loop: dict = {}
+        for (_job, loop, future), outcome in zip(batch, outcomes, strict=True):
+            if loop is None:
+                _settle(future, outcome)
+            else:
+                by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            # a closed loop raises RuntimeError: nobody waits for these replies any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle(future, outcome) -> None:
+    if future.done():  # the request was cancelled (the device hung up)
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _settle_all(settled) -> None:
+    for future, outcome in settled:
+        _settle(future, outcome)
 
 
 def _size(job: actions.Job) -> int:
@@ -182,7 +209,7 @@ async def send_reply(send, reply: Reply, lang: str) -> None:
 
 
 def _prepare(kind, body, content_type, received, bulk, lim, lang):
-    with translation.override(lang):
+    with actions.language(lang):
         return prepare(kind, body, content_type, received=received, bulk=bulk, lim=lim)
 
 
@@ -202,7 +229,7 @@ class IngestApp:
         lang = _language(scope)
         lim = limits()
         try:
-            with translation.override(lang):
+            with actions.language(lang):
                 token = bearer(_header(scope, b"authorization"))
             if isinstance(token, Reply):
                 await send_reply(send, token, lang)
@@ -214,7 +241,7 @@ class IngestApp:
                 declared = 0
             body = None if declared > lim.max_bytes else await _read_body(receive, lim.max_bytes)
             if body is None:
-                with translation.override(lang):
+                with actions.language(lang):
                     prepared = too_large(lim.max_bytes)
             elif len(body) <= PARSE_INLINE_BYTES:
                 prepared = _prepare(kind, body, content_type, received, bulk, lim, lang)
@@ -227,7 +254,7 @@ class IngestApp:
             return  # the device hung up before sending its body: nothing was stored
         except Exception:
             log.exception("ingestion failed")
-            with translation.override(lang):
+            with actions.language(lang):
                 reply = error_reply(500, _("Internal error; nothing was stored. Send again."))
         await send_reply(send, reply, lang)
 

@@ -100,13 +100,14 @@ def _time_text(value: Any) -> Any:
 Identifier = Annotated[str, BeforeValidator(_identifier), Field(min_length=1, max_length=64)]
 Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 Text64 = Annotated[str, BeforeValidator(_text), Field(max_length=64)]
+Serial = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=64)]
 Text255 = Annotated[str, BeforeValidator(_text), Field(max_length=255)]
 
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    device: Identifier | None = Field(
+    device: Serial | None = Field(
         None, description="The device's serial number; must be the token's device if given."
     )
     event_id: Identifier = Field(
@@ -140,7 +141,7 @@ class AlarmIn(EventIn):
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    device: Identifier | None = None
+    device: Serial | None = None
     event_time: Time = Field(description="The device clock when it sent the heartbeat.")
 
 
@@ -347,7 +348,7 @@ def _validate(kind: str, index: int, raw: Any, prepared: Prepared, lim: Limits) 
     if kind == PASSAGE:
         if data.method == "plate":
             data.credential = re.sub(r"[\s·•\-]", "", data.credential).upper()
-        elif not data.credential:
+        elif data.method in ("card", "employee_number") and not data.credential:
             item.refuse(
                 "credential",
                 _("A card or employee number passage needs the credential."),

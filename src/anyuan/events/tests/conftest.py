@@ -2,6 +2,7 @@
 ways a device reaches ingestion — the Ninja endpoints (through Django) and the lean ASGI
 route (driven in-process by a minimal ASGI harness)."""
 
+import asyncio
 import datetime as dt
 import json
 from types import SimpleNamespace
@@ -35,7 +36,12 @@ def now() -> dt.datetime:
 def devices(world):
     """Tokens for the world's gate devices: own (direction in), neighbour, foreign, and
     a two-way device in the own zone."""
+    from anyuan.events.models import DeviceAlarm, Passage
     from anyuan.registry.models import Device
+
+    # the tests count what they send: start from an empty log whatever the world holds
+    Passage.objects.all().delete()
+    DeviceAlarm.objects.all().delete()
 
     def with_token(device):
         token = device.new_token()
@@ -117,7 +123,7 @@ async def call_asgi(app, method, path, body=b"", headers=(), chunks=None):
         if parts:
             part = parts.pop(0)
             return {"type": "http.request", "body": part, "more_body": bool(parts)}
-        return {"type": "http.disconnect"}
+        await asyncio.Event().wait()  # the client stays connected until the reply
 
     async def send(message):
         messages.append(message)
