@@ -2,6 +2,13 @@
 lean route that does not pay Django's per-request cost; everything else goes to Django."""
 
 import os
+import warnings
+
+# Static files (whitenoise) are served from sync file iterators, which Django's ASGI
+# handler consumes in a thread and warns about on every file; that is expected here.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
 
