@@ -12,6 +12,6 @@ warnings.filterwarnings(
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
 
-from anyuan.events.asgi_ingest import application
+from anyuan.events.asgi_ingest import application  # noqa: E402
 
 __all__ = ["application"]

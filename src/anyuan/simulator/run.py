@@ -69,24 +69,9 @@ def simulate(
     writer = None
     if not registry_only:
         writer = EventWriter(world, out / "events", seed, truth, strangers)
-        # the night shift that began the evening before the first day
-        eve = DayLife(world, start - dt.timedelta(days=1), seed, night_only=True)
-        writer.add(eve.ev.arrays())
-        del eve
-        for d in range(days):
-            date = start + dt.timedelta(days=d)
-            life = DayLife(world, date, seed)
-            faults = Faults(world, seed, d, sc.per_day, local_midnight_ms(date))
-            injector = Injector(
-                world, life, life.ev.arrays(), faults, truth, strangers, seed, sc.per_day
-            )
-            writer.add(injector.passages())
-            alarms = injector.alarm_arrays()
-            del life, injector
-            stats = writer.finish_date(d, date, faults, alarms, sc.per_day, last=d == days - 1)
+        for date, _faults, stats in event_days(world, writer, seed, start, days):
             if on_day:
                 on_day(date, stats)
-        writer.finish()
     lines = _truth_lines(truth)
     with open(out / "truth.jsonl", "w", encoding="utf-8") as f:
         for line in lines:
@@ -96,6 +81,36 @@ def simulate(
         json.dump(manifest, f, ensure_ascii=False, indent=2)
         f.write("\n")
     return manifest
+
+
+def event_days(world: World, writer: EventWriter, seed: int, start: dt.date, days: int):
+    """Generate the events day by day into ``writer``; yields ``(date, faults, stats)``
+    after each date is written (the live mode plays a date before the next is made)."""
+    sc = world.scale
+    # the night shift that began the evening before the first day
+    eve = DayLife(world, start - dt.timedelta(days=1), seed, night_only=True)
+    writer.add(eve.ev.arrays())
+    del eve
+    for d in range(days):
+        date = start + dt.timedelta(days=d)
+        life = DayLife(world, date, seed)
+        faults = Faults(world, seed, d, sc.per_day, local_midnight_ms(date))
+        injector = Injector(
+            world,
+            life,
+            life.ev.arrays(),
+            faults,
+            writer.truth,
+            writer.strangers,
+            seed,
+            sc.per_day,
+        )
+        writer.add(injector.passages())
+        alarms = injector.alarm_arrays()
+        del life, injector
+        stats = writer.finish_date(d, date, faults, alarms, sc.per_day, last=d == days - 1)
+        yield date, faults, stats
+    writer.finish()
 
 
 def _truth_lines(truth: Truth) -> list[dict]:

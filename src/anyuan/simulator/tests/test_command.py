@@ -19,7 +19,7 @@ def run(*args, **kwargs):
         (["--days", "many"], "not a whole number"),
         (["--seed", "-1"], "0 or more"),
         (["--start", "2026-02-30"], "not a date"),
-        (["--live", "http://127.0.0.1:8000"], "no ingestion API"),
+        (["--live", "http://127.0.0.1:8000"], "needs --tokens FILE"),
         (["--speed", "0"], "--speed must be more than 0"),
     ],
 )

@@ -1,11 +1,18 @@
 """``anyuan demo``: everything a newcomer needs, on the embedded SQLite default.
 
 Migrates, loads the demo park (the simulator's demo scale, imported through the
-registry's own importer) once, creates one demo account per role, prints them, and
-serves the web app. A second run reuses what exists and starts at once.
+registry's own importer) once, creates one demo account per role, prints them, issues
+the demo devices' tokens (once, kept in ``var/demo/device-tokens.json``, mode 0600), and
+serves the web app while the simulator plays a week of park life into it at 60× speed
+(``simulate --live``, a background process logging to ``var/demo/live.log``; ``--no-live``
+leaves it out). A second run reuses what exists and starts at once.
 """
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +34,13 @@ DEMO_ACCOUNTS = [
 ]
 
 
+LIVE_DAYS = 7
+
+
+def _exit(signum, frame):
+    raise SystemExit(0)
+
+
 class Command(BaseCommand):
     help = "Set up the demo park and accounts (once), then serve on http://127.0.0.1:PORT."
 
@@ -34,8 +48,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-serve", action="store_true", help="set up only, do not serve")
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--no-live", action="store_true", help="serve without the simulated live stream"
+        )
 
-    def handle(self, *args, port, no_serve, seed, **options):
+    def handle(self, *args, port, no_serve, seed, no_live=False, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("compiletranslations", verbosity=0)
         from anyuan.registry.models import Station
@@ -44,19 +61,76 @@ class Command(BaseCommand):
             self.stdout.write("anyuan: loading the demo park (first run only) ...")
             self.load_park(seed)
         users = self.ensure_accounts()
+        tokens = self.ensure_device_tokens()
         self.print_accounts(users, port)
-        if not no_serve:
+        if no_serve:
+            return
+        child = None if no_live else self.start_live(port, seed, tokens)
+        # the server re-raises the SIGTERM that stopped it: exit through ``finally`` then
+        previous = signal.signal(signal.SIGTERM, _exit)
+        try:
             call_command("serve", port=port)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if child is not None:
+                child.terminate()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+    def ensure_device_tokens(self) -> Path:
+        """The demo devices' tokens, issued once; a later run reuses them."""
+        from anyuan.core.system import SYSTEM
+        from anyuan.registry.actions import issue_device_tokens
+        from anyuan.registry.management.commands.device_tokens import write_private
+        from anyuan.registry.models import Device
+
+        path = Path(settings.VAR_DIR) / "demo" / "device-tokens.json"
+        try:
+            with open(path, encoding="utf-8") as f:
+                known = json.load(f)
+            digests = dict(Device.objects.values_list("serial", "token_digest"))
+            if (
+                isinstance(known, dict)
+                and known
+                and all(
+                    digests.get(serial) == Device.hash_token(token)
+                    for serial, token in known.items()
+                )
+            ):
+                return path
+        except (OSError, ValueError):
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        devices = Device.objects.filter(active=True)
+        write_private(path, issue_device_tokens(SYSTEM, devices), force=True)
+        return path
+
+    def start_live(self, port: int, seed: int, tokens: Path):
+        """The simulator, sending into the server about to start (it waits for it)."""
+        log_path = Path(settings.VAR_DIR) / "demo" / "live.log"
+        command = [
+            sys.executable, "-m", "anyuan.cli", "simulate", "--scale", "demo",
+            "--live", f"http://127.0.0.1:{port}", "--speed", "60", "--tokens", str(tokens),
+            "--days", str(LIVE_DAYS), "--seed", str(seed), "--wait", "120",
+        ]  # fmt: skip
+        with open(log_path, "ab") as log:
+            child = subprocess.Popen(  # noqa: S603 — our own command line
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self.stdout.write(f"  live stream: {LIVE_DAYS} simulated days at 60x, log in {log_path}")
+        return child
 
     def load_park(self, seed):
         out = Path(settings.VAR_DIR) / "demo"
         if not (out / "registry").is_dir():
             tmp = Path(tempfile.mkdtemp(prefix="demo-", dir=settings.VAR_DIR))
-            # the registry part; the live passage stream joins once ingestion exists
+            # the registry of the live stream's days (the visitors of each day)
             call_command(
                 "simulate",
                 scale="demo",
-                days=1,
+                days=LIVE_DAYS + 1,
                 seed=seed,
                 out=str(tmp),
                 force=True,

@@ -4,6 +4,7 @@ ground truth) to a directory. Deterministic for a given seed."""
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,13 @@ def _positive(value: str) -> int:
     if not 1 <= n <= MAX_DAYS:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DAYS}, not {n}")
     return n
+
+
+def _time_of_day(value: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time of day (HH:MM): {value!r}") from None
 
 
 def _seed(value: str) -> int:
@@ -70,20 +78,32 @@ class Command(BaseCommand):
         parser.add_argument(
             "--registry-only", action="store_true", help="write the registry only, no events"
         )
-        parser.add_argument("--live", metavar="URL", help="send into a running anyuan instead")
+        parser.add_argument(
+            "--live", metavar="URL",
+            help="send into a running anyuan at URL (its ingestion API) instead of files",
+        )  # fmt: skip
         parser.add_argument(
             "--speed", type=float, default=60.0, help="speed-up of the live mode (default 60)"
         )
+        parser.add_argument(
+            "--tokens", metavar="FILE",
+            help="live mode: the device tokens, JSON {serial: token} (anyuan device_tokens)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--wait", type=float, default=10.0, metavar="SECONDS",
+            help="live mode: how long to wait for the platform to answer (default 10)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--time-of-day", type=_time_of_day, metavar="HH:MM",
+            help="live mode: the simulated time of day to start at (default: the clock's)",
+        )  # fmt: skip
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **o):
+        if not 0 < o["speed"] <= 100_000:
+            raise CommandError("--speed must be more than 0 (and at most 100000)")
         if o["live"]:
-            raise CommandError(
-                "--live is not available yet: anyuan has no ingestion API to send to. "
-                "Write files with --out (the live mode comes with the ingestion API)."
-            )
-        if o["speed"] <= 0:
-            raise CommandError("--speed must be more than 0")
+            return self.live(o)
         scale = o["scale"]
         out = Path(o["out"]) if o["out"] else Path(settings.VAR_DIR) / "simulator" / scale
         self.prepare(out, o["force"])
@@ -128,6 +148,61 @@ class Command(BaseCommand):
                 )
             lines.append(f"  done in {time.perf_counter() - started:.1f} s")
             self.stdout.write("\n".join(lines))
+
+    def live(self, o) -> None:
+        from anyuan.simulator.live import HttpTransport, Live, Unreachable, load_tokens
+
+        if o["registry_only"]:
+            raise CommandError("--registry-only writes files; it does not go with --live")
+        if not o["tokens"]:
+            raise CommandError(
+                "--live needs --tokens FILE: the devices' tokens, e.g. from "
+                "anyuan device_tokens --out FILE"
+            )
+        try:
+            tokens = load_tokens(Path(o["tokens"]))
+        except FileNotFoundError:
+            raise CommandError(f"no tokens file {o['tokens']}") from None
+        except (OSError, ValueError) as e:
+            raise CommandError(f"cannot read the tokens file {o['tokens']}: {e}") from None
+        try:
+            transport = HttpTransport(o["live"])
+        except ValueError as e:
+            raise CommandError(f"--live: {e}") from None
+        try:
+            transport.wait(o["wait"])
+        except Unreachable as e:
+            raise CommandError(f"{e}; is anyuan running there (anyuan serve)?") from None
+
+        def say(line: str) -> None:
+            if o["verbosity"] >= 1:
+                self.stdout.write(line)
+                self.stdout.flush()
+
+        try:
+            live = Live(
+                o["scale"], o["seed"], o["start"], o["days"], tokens, transport, o["speed"],
+                time_of_day=o["time_of_day"], log=say,
+            )  # fmt: skip
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        try:
+            previous = signal.signal(signal.SIGTERM, live.stop)
+        except ValueError:  # not the main thread: Ctrl+C and the caller stop it
+            previous = None
+        say(
+            f"anyuan simulate: {o['scale']}, seed {o['seed']}, {o['days']} simulated day(s) "
+            f"at {o['speed']:g}x into {o['live']} ({len(tokens)} device tokens); Ctrl+C stops"
+        )
+        try:
+            live.run()
+        except KeyboardInterrupt:
+            live.stop()
+            say(live.status_line())
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            transport.close()
 
     def prepare(self, out: Path, force: bool) -> None:
         if out.exists() and not out.is_dir():
