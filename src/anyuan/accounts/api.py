@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.http import Http404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from anyuan.accounts import actions as account_actions
 from anyuan.accounts.models import ApiToken, User
@@ -69,9 +69,8 @@ class UserCreate(UserCreateBase):
 def create_user(request, payload: UserCreate):
     data = payload.dict(exclude_unset=True)
     password = data.pop("password")
-    return 201, account_actions.create_user(
-        request.auth, data, password, remote_addr=client_ip(request)
-    )
+    user = account_actions.create_user(request.auth, data, password, remote_addr=client_ip(request))
+    return Status(201, user)
 
 
 crud(router, User, out=UserOut, update=UserPatch, path="/users", delete=False)
@@ -111,7 +110,7 @@ def issue_token(request, payload: TokenIn):
         actor, user, payload.name, payload.expires, remote_addr=client_ip(request)
     )
     out = TokenOut.from_orm(token).dict()
-    return 201, {**out, "key": key}
+    return Status(201, {**out, "key": key})
 
 
 @router.get("/tokens", response=list[TokenOut], operation_id="list_tokens", tags=["tokens"])
@@ -131,4 +130,4 @@ def revoke_token(request, pk: int):
     if token is None:
         raise Http404
     account_actions.revoke_token(request.auth, token, remote_addr=client_ip(request))
-    return 204, None
+    return Status(204, None)

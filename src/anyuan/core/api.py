@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
@@ -204,7 +204,7 @@ def crud(
                 payload.dict(exclude_unset=True),
                 remote_addr=client_ip(request),
             )
-            return 201, obj
+            return Status(201, obj)
 
     if update is not None:
 
@@ -233,7 +233,7 @@ def crud(
         def delete_object(request, pk: int):
             obj = get_or_404(request, pk, DELETE)
             actions.delete(request.auth, obj, remote_addr=client_ip(request))
-            return 204, None
+            return Status(204, None)
 
     if any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields):
 
