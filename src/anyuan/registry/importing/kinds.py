@@ -212,6 +212,21 @@ class StationScoped(Kind):
         return self.model._base_manager.filter(station_id__in=ids)
 
 
+class EnterpriseInStation(StationScoped):
+    """Station rows that may name an enterprise: it must be one of the station's."""
+
+    def check(self, row, final, ctx):
+        check_same_station(
+            self,
+            ctx,
+            row,
+            final,
+            "enterprise_id",
+            enterprise_info(ctx),
+            _("The enterprise is not in this station's jurisdiction."),
+        )
+
+
 # --- police side ---------------------------------------------------------------------------
 
 
@@ -883,7 +898,7 @@ class Qualifications(Kind):
         return person_info(ctx).get(final.get("person_id"), (None, None))
 
 
-class Vehicles(StationScoped):
+class Vehicles(EnterpriseInStation):
     name = "vehicles"
     model = m.Vehicle
     scope_column = "enterprise_credit_code"
@@ -937,22 +952,11 @@ class Vehicles(StationScoped):
         ref_person(ctx, row, "owner_id_number", "owner_id", row.values.get("station_id"))
         ref_enterprise(ctx, row, "enterprise_credit_code")
 
-    def check(self, row, final, ctx):
-        check_same_station(
-            self,
-            ctx,
-            row,
-            final,
-            "enterprise_id",
-            enterprise_info(ctx),
-            _("The enterprise is not in this station's jurisdiction."),
-        )
-
 
 # --- access ------------------------------------------------------------------------------------
 
 
-class AccessGroups(StationScoped):
+class AccessGroups(EnterpriseInStation):
     name = "access_groups"
     model = m.AccessGroup
     scope_column = "enterprise_credit_code"
@@ -997,17 +1001,6 @@ class AccessGroups(StationScoped):
                 [(n, (sid, id_digest(n))) for n in numbers],
                 lambda n: personal.mask("id_number", n),
             )
-
-    def check(self, row, final, ctx):
-        check_same_station(
-            self,
-            ctx,
-            row,
-            final,
-            "enterprise_id",
-            enterprise_info(ctx),
-            _("The enterprise is not in this station's jurisdiction."),
-        )
 
 
 class Authorisations(Kind):
@@ -1080,7 +1073,7 @@ class Authorisations(Kind):
         return zone_info(ctx).get(final.get("zone_id"), (None, None))
 
 
-class Watchlist(StationScoped):
+class Watchlist(EnterpriseInStation):
     name = "watchlist"
     model = m.WatchlistEntry
     scope_column = "enterprise_credit_code"
@@ -1146,17 +1139,6 @@ class Watchlist(StationScoped):
         if not ident[1]:
             return None
         return (sid, values.get("enterprise_id"), kind, ident)
-
-    def check(self, row, final, ctx):
-        check_same_station(
-            self,
-            ctx,
-            row,
-            final,
-            "enterprise_id",
-            enterprise_info(ctx),
-            _("The enterprise is not in this station's jurisdiction."),
-        )
 
 
 class Informants(Kind):
