@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "anyuan.accounts",
     "anyuan.registry",
     "anyuan.events",
+    "anyuan.alerts",
     "anyuan.simulator",
     "anyuan.bench",
 ]

@@ -143,7 +143,7 @@ class Officer(RegistryModel):
     station = models.ForeignKey(
         Station, verbose_name=_("station"), on_delete=models.PROTECT, related_name="officers"
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("full name"), max_length=50)
     badge_number = models.CharField(_("badge number"), max_length=20)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.POLICE)
     duty = models.CharField(_("duty"), max_length=20, choices=Duty.choices, default=Duty.COMMUNITY)
@@ -554,7 +554,7 @@ class Person(RegistryModel):
         on_delete=models.PROTECT,
         related_name="workers",
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("full name"), max_length=50)
     id_number = EncryptedField(_("ID number"), kind="id_number")
     id_number_digest = DigestField(source="id_number")
     birth_date = models.DateField(_("date of birth"), null=True, blank=True, editable=False)
