@@ -167,3 +167,88 @@ class DeviceLink(models.Model):
 
     def get_absolute_url(self):
         return self.device.get_absolute_url()
+
+
+# --- the processor's state -----------------------------------------------------------------
+
+
+class SubjectKind(models.TextChoices):
+    PERSON = "person", _("Person")
+    VEHICLE = "vehicle", _("Vehicle")
+    UNKNOWN = "unknown", _("Unknown (stranger)")
+
+
+class Presence(models.Model):
+    """A subject's stay in a zone, from an entry to an exit, placed by event time.
+
+    Written only by the processor (:mod:`anyuan.events.processor`). ``left_at`` empty: the
+    subject is inside now. ``exit_first``: the exit was processed before any entry (an
+    exit without entry, ``entered_at`` empty, or an entry that arrived late and filled
+    it). Passages at transit zones (gates) count for the staying zone the gate leads into.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    subject_kind = models.CharField(_("subject"), max_length=8, choices=SubjectKind.choices)
+    person = models.ForeignKey(
+        "registry.Person",
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="presences",
+    )
+    vehicle = models.ForeignKey(
+        "registry.Vehicle",
+        verbose_name=_("vehicle"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="presences",
+    )
+    method = models.CharField(_("recognised by"), max_length=16, choices=Method.choices)
+    credential = models.CharField(_("credential"), max_length=64, blank=True)
+    zone = models.ForeignKey(
+        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="presences"
+    )
+    entered_at = models.DateTimeField(_("entered at"), null=True, blank=True)
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+    entry_passage_id = models.BigIntegerField(_("entry passage"), null=True, blank=True)
+    exit_passage_id = models.BigIntegerField(_("exit passage"), null=True, blank=True)
+    exit_first = models.BooleanField(_("exit processed first"), default=False)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = EVENT_SCOPE
+
+    class Meta:
+        verbose_name = _("presence")
+        verbose_name_plural = _("presences")
+        ordering = ["-entered_at", "-id"]
+        indexes = [
+            models.Index(fields=["zone", "left_at"], name="presence_zone_open"),
+            models.Index(fields=["person", "entered_at"], name="presence_person_time"),
+            models.Index(fields=["vehicle", "entered_at"], name="presence_vehicle_time"),
+        ]
+
+    def __str__(self):
+        subject = self.person_id or self.vehicle_id or self.credential or "—"
+        return f"{self.subject_kind} {subject} · {self.zone_id} · {self.entered_at}–{self.left_at}"
+
+
+class ProcessorCheckpoint(models.Model):
+    """How far a processor has read the passage log: one row per processor name, saved in
+    the same transaction as the writes of the batch it ends."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    last_passage_id = models.BigIntegerField(_("last passage id"), default=0)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope()  # platform state: operators (superusers) only
+
+    class Meta:
+        verbose_name = _("processor checkpoint")
+        verbose_name_plural = _("processor checkpoints")
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} @ {self.last_passage_id}"

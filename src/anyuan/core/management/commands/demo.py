@@ -5,7 +5,9 @@ registry's own importer) once, creates one demo account per role, prints them, i
 the demo devices' tokens (once, kept in ``var/demo/device-tokens.json``, mode 0600), and
 serves the web app while the simulator plays a week of park life into it at 60× speed
 (``simulate --live``, a background process logging to ``var/demo/live.log``; ``--no-live``
-leaves it out). A second run reuses what exists and starts at once.
+leaves it out) and the processor turns the passages into presence and occupancy
+(``anyuan process``, logging to ``var/demo/process.log``). A second run reuses what exists
+and starts at once.
 """
 
 import json
@@ -65,15 +67,18 @@ class Command(BaseCommand):
         self.print_accounts(users, port)
         if no_serve:
             return
-        child = None if no_live else self.start_live(port, seed, tokens)
+        children = [self.start_child("process", ["process", "--poll", "1"])]
+        if not no_live:
+            children.append(self.start_live(port, seed, tokens))
         # the server re-raises the SIGTERM that stopped it: exit through ``finally`` then
         previous = signal.signal(signal.SIGTERM, _exit)
         try:
             call_command("serve", port=port)
         finally:
             signal.signal(signal.SIGTERM, previous)
-            if child is not None:
+            for child in children:
                 child.terminate()
+            for child in children:
                 try:
                     child.wait(10)
                 except subprocess.TimeoutExpired:
@@ -107,20 +112,30 @@ class Command(BaseCommand):
         write_private(path, issue_device_tokens(SYSTEM, devices), force=True)
         return path
 
-    def start_live(self, port: int, seed: int, tokens: Path):
-        """The simulator, sending into the server about to start (it waits for it)."""
-        log_path = Path(settings.VAR_DIR) / "demo" / "live.log"
-        command = [
-            sys.executable, "-m", "anyuan.cli", "simulate", "--scale", "demo",
-            "--live", f"http://127.0.0.1:{port}", "--speed", "60", "--tokens", str(tokens),
-            "--days", str(LIVE_DAYS), "--seed", str(seed), "--wait", "120",
-        ]  # fmt: skip
+    def start_child(self, name: str, args: list[str]):
+        """``anyuan ARGS`` in the background, logging to ``var/demo/NAME.log``."""
+        log_path = Path(settings.VAR_DIR) / "demo" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             child = subprocess.Popen(  # noqa: S603 — our own command line
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                [sys.executable, "-m", "anyuan.cli", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
-        self.stdout.write(f"  live stream: {LIVE_DAYS} simulated days at 60x, log in {log_path}")
+        self.stdout.write(f"  {name}: running in the background, log in {log_path}")
         return child
+
+    def start_live(self, port: int, seed: int, tokens: Path):
+        """The simulator, sending into the server about to start (it waits for it)."""
+        return self.start_child(
+            "live",
+            [
+                "simulate", "--scale", "demo",
+                "--live", f"http://127.0.0.1:{port}", "--speed", "60", "--tokens", str(tokens),
+                "--days", str(LIVE_DAYS), "--seed", str(seed), "--wait", "120",
+            ],
+        )  # fmt: skip
 
     def load_park(self, seed):
         out = Path(settings.VAR_DIR) / "demo"

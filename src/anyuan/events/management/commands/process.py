@@ -1,0 +1,95 @@
+"""``anyuan process``: the event processor — presences and zone occupancy from the
+passage log (see ``docs/events.md``, "Processor").
+
+``--once`` processes what is there and exits; otherwise it tails the log, polling every
+``--poll`` seconds, and stops cleanly on SIGTERM or Ctrl+C (after the batch in hand is
+committed). ``--muster ZONE_ID`` prints the zone's muster list (who is inside it and the
+zones below it) as CSV and exits.
+"""
+
+import csv
+import signal
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from anyuan.events.processor import (
+    DEFAULT_BATCH,
+    DEFAULT_NAME,
+    MUSTER_COLUMNS,
+    Processor,
+    muster_rows,
+)
+from anyuan.registry.models import Zone
+
+
+class Command(BaseCommand):
+    help = "Process the passage log into presences and zone occupancy."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="process what is there, then exit")
+        parser.add_argument(
+            "--batch", type=int, default=DEFAULT_BATCH, help="passages per transaction"
+        )
+        parser.add_argument(
+            "--poll", type=float, default=1.0, help="seconds between polls when idle"
+        )
+        parser.add_argument("--name", default=DEFAULT_NAME, help="the checkpoint's name")
+        parser.add_argument(
+            "--muster", type=int, metavar="ZONE_ID", help="print a muster list as CSV"
+        )
+
+    def handle(self, *args, **options):
+        if options["muster"] is not None:
+            return self.muster(options["muster"])
+        if options["batch"] < 1:
+            raise CommandError("--batch must be at least 1.")
+        stop = []
+
+        def request_stop(signum, frame):
+            stop.append(signum)
+
+        previous = {}
+        if not options["once"]:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, request_stop)
+        try:
+            self.run(Processor(options["name"], options["batch"]), options, stop)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def run(self, processor, options, stop):
+        self.stdout.write(f"processor {processor.name}: from passage {processor.last_passage_id}")
+        total, started, reported = 0, time.monotonic(), 0.0
+        while not stop:
+            result = processor.process_batch()
+            total += result.processed
+            now = time.monotonic()
+            if result.processed and (options["once"] or now - reported >= 5):
+                reported = now
+                rate = total / max(now - started, 1e-9)
+                lag = f"{result.lag_s:.1f} s" if result.lag_s is not None else "—"
+                self.stdout.write(
+                    f"processed {total} · {rate:,.0f} passages/s · last {result.last_passage_id}"
+                    f" · lag {lag}"
+                )
+            if result.processed < processor.batch:
+                if options["once"]:
+                    break
+                time.sleep(options["poll"])
+        elapsed = time.monotonic() - started
+        self.stdout.write(f"processed {total} passages in {elapsed:.1f} s; stopped cleanly")
+
+    def muster(self, zone_id):
+        zone = Zone.objects.filter(pk=zone_id).first()
+        if zone is None:
+            raise CommandError(f"No zone {zone_id}.")
+        out = csv.writer(self.stdout)
+        out.writerow(MUSTER_COLUMNS)
+        for row in muster_rows(zone):
+            out.writerow(
+                [value.isoformat() if hasattr(value, "isoformat") else value for value in row]
+            )
+        sys.stdout.flush()
