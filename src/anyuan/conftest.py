@@ -19,6 +19,7 @@ PASSWORD = "Anyuan-test-2026!"
 
 def build_tenant(tag: str, seq: int, station_code: str):
     """One station with a park, two enterprises and one of everything."""
+    from anyuan.alerts.models import Alert
     from anyuan.events.models import DeviceAlarm, Passage
     from anyuan.registry import models as m
 
@@ -120,6 +121,15 @@ def build_tenant(tag: str, seq: int, station_code: str):
             kind="intrusion",
             event_time=at,
             received_time=at,
+        )
+        e.alert = Alert.objects.create(
+            station=t.station,
+            enterprise=e.enterprise,
+            zone=e.zone,
+            device=e.device,
+            type="intrusion",
+            source_key=f"device:{label}-SN",
+            title=f"{label} 入侵告警",
         )
         e.informant = m.Informant.objects.create(
             person=e.colleague, workshop=e.zone, team=f"{label} 班组"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("registry/", include("anyuan.registry.urls")),
     path("events/", include("anyuan.events.urls")),
+    path("alerts/", include("anyuan.alerts.urls")),
     path("audit/", include("anyuan.core.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -9,6 +9,12 @@ from anyuan.core.roles import VIEW, user_can
 # (section title, [(model label, url name)])
 SECTIONS = [
     (
+        _("Alerts"),
+        [
+            ("alerts.alert", "alerts:alert-list"),
+        ],
+    ),
+    (
         _("Police"),
         [
             ("registry.station", "registry:station-list"),

@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "events.passage": frozenset({VIEW, EXPORT}),
         "events.devicealarm": frozenset({VIEW, EXPORT}),
         "events.devicelink": READ,
+        # alerts are raised by the platform; people acknowledge, dispatch and resolve
+        "alerts.alert": frozenset({VIEW, CHANGE, EXPORT}),
     },
     Role.POLICE_OFFICER: {
         "*": READ,
@@ -49,6 +51,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.vehicle": frozenset({VIEW, ADD, CHANGE}),
         "registry.informant": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE, REVEAL}),
+        "alerts.alert": frozenset({VIEW, CHANGE}),
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,
@@ -65,6 +68,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.accessgroup": EDIT,
         "registry.authorisation": EDIT,
         "registry.watchlistentry": EDIT | {REVEAL},
+        "alerts.alert": frozenset({VIEW, CHANGE}),
         "accounts.user": EDIT,
         "accounts.apitoken": EDIT,
         "core.auditentry": NONE,
@@ -76,6 +80,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.authorisation": EDIT,
         "registry.accessgroup": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE}),
+        "alerts.alert": frozenset({VIEW, CHANGE}),
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,

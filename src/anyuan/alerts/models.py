@@ -1,0 +1,199 @@
+"""Alerts: something in a park needs a person's attention, and its handling.
+
+An alert is raised by the platform (the rules on the event stream, ``actions.raise_alert``)
+and walked through its lifecycle by people: new → acknowledged → dispatched → resolved or
+false alarm. There is at most one *open* alert per (source, type); a repeat of the same
+condition bumps its counter instead of opening another.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from anyuan.core.scoping import Scope, ScopedQuerySet
+
+
+class Alert(models.Model):
+    class Type(models.TextChoices):
+        STRANGER = "stranger", _("Stranger")
+        UNAUTHORISED_ZONE = "unauthorised_zone", _("Unauthorised zone")
+        WATCHLIST_HIT = "watchlist_hit", _("Watchlist hit")
+        VEHICLE_OVERSTAY = "vehicle_overstay", _("Vehicle overstay")
+        AFTER_HOURS = "after_hours", _("After hours")
+        ANTIPASSBACK = "antipassback", _("Anti-passback")
+        QUALIFICATION_MISSING = "qualification_missing", _("Qualification missing")
+        QUALIFICATION_EXPIRED = "qualification_expired", _("Qualification expired")
+        OBJECT_MISSING = "object_missing", _("Object missing")
+        INTRUSION = "intrusion", _("Intrusion")
+        TAMPER = "tamper", _("Tamper")
+        DEVICE_SILENT = "device_silent", _("Device silent")
+        OVER_CAPACITY = "over_capacity", _("Over capacity")
+
+    class Severity(models.TextChoices):
+        LOW = "low", _("Low")
+        MEDIUM = "medium", _("Medium")
+        HIGH = "high", _("High")
+        CRITICAL = "critical", _("Critical")
+
+    class State(models.TextChoices):
+        NEW = "new", _("New")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        DISPATCHED = "dispatched", _("Dispatched")
+        RESOLVED = "resolved", _("Resolved")
+        FALSE_ALARM = "false_alarm", _("False alarm")
+
+    OPEN_STATES = (State.NEW, State.ACKNOWLEDGED, State.DISPATCHED)
+    SEVERITY_ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
+
+    station = models.ForeignKey(
+        "registry.Station",
+        verbose_name=_("station"),
+        on_delete=models.PROTECT,
+        related_name="alerts",
+    )
+    enterprise = models.ForeignKey(
+        "registry.Enterprise",
+        verbose_name=_("enterprise"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        help_text=_("Empty: a park-level alert, handled by the police."),
+    )
+    zone = models.ForeignKey(
+        "registry.Zone",
+        verbose_name=_("zone"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    device = models.ForeignKey(
+        "registry.Device",
+        verbose_name=_("device"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    type = models.CharField(_("type"), max_length=32, choices=Type.choices)
+    severity = models.CharField(
+        _("severity"), max_length=10, choices=Severity.choices, default=Severity.MEDIUM
+    )
+    source_key = models.CharField(
+        _("source"),
+        max_length=200,
+        help_text=_('What raised it, e.g. "person:123", "device:SN" or "zone:5".'),
+    )
+    person = models.ForeignKey(
+        "registry.Person",
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    vehicle = models.ForeignKey(
+        "registry.Vehicle",
+        verbose_name=_("vehicle"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    credential = models.CharField(_("credential"), max_length=100, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.NEW, db_index=True
+    )
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+    repeat_count = models.PositiveIntegerField(_("times seen"), default=1)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acknowledged by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    dispatched_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("dispatched to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The guard or officer sent to deal with it (a user of the platform)."),
+    )
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope(station="station", enterprise="enterprise")
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-last_seen", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_key", "type"],
+                condition=Q(state__in=["new", "acknowledged", "dispatched"]),
+                name="alert_one_open_per_source_type",
+            )
+        ]
+        indexes = [models.Index(fields=["station", "state", "-last_seen"], name="alert_queue")]
+
+    def __str__(self):
+        return self.title or f"{self.get_type_display()} · {self.source_key}"
+
+    def get_absolute_url(self):
+        return reverse("alerts:alert-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class AlertNote(models.Model):
+    alert = models.ForeignKey(
+        Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    author_name = models.CharField(_("author name"), max_length=150, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    text = models.TextField(_("text"))
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope(station="alert__station", enterprise="alert__enterprise")
+
+    class Meta:
+        verbose_name = _("alert note")
+        verbose_name_plural = _("alert notes")
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.author_name} · {self.at:%Y-%m-%d %H:%M}"
