@@ -110,8 +110,8 @@ class Alert(models.Model):
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.NEW, db_index=True
     )
-    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
-    last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+    first_seen = models.DateTimeField(_("first occurred"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last occurred"), default=timezone.now, db_index=True)
     repeat_count = models.PositiveIntegerField(_("times seen"), default=1)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
