@@ -114,7 +114,14 @@ def raise_alert(
         raise ValidationFailed({"severity": [_("Unknown severity.")]})
     at = at or timezone.now()
     if enterprise is None and zone is not None:
-        enterprise = zone.enterprise_id
+        if isinstance(zone, int):
+            from anyuan.registry.models import Zone
+
+            enterprise = (
+                Zone.objects.filter(pk=zone).values_list("enterprise_id", flat=True).first()
+            )
+        else:
+            enterprise = zone.enterprise_id
     fields = {
         "station_id": getattr(station, "pk", station),
         "enterprise_id": getattr(enterprise, "pk", enterprise),

@@ -7,6 +7,7 @@ condition bumps its counter instead of opening another.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -197,3 +198,102 @@ class AlertNote(models.Model):
 
     def __str__(self):
         return f"{self.author_name} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class Rule(models.Model):
+    """One alert rule's settings for a place: on or off, severity, thresholds, schedule.
+
+    A rule applies to a zone (and the zones below it), an enterprise's zones, a park, or —
+    with none of the three — the whole station. The most specific row wins (zone, nearest
+    first, then enterprise, park, station); with no row the defaults of
+    ``anyuan.alerts.rules.DEFAULTS`` apply (see docs/alerts.md, "Rules").
+    """
+
+    station = models.ForeignKey(
+        "registry.Station",
+        verbose_name=_("station"),
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    type = models.CharField(_("type"), max_length=32, choices=Alert.Type.choices)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    severity = models.CharField(
+        _("severity"),
+        max_length=10,
+        choices=Alert.Severity.choices,
+        blank=True,
+        help_text=_("Empty: the rule's default severity."),
+    )
+    park = models.ForeignKey(
+        "registry.Park",
+        verbose_name=_("park"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    enterprise = models.ForeignKey(
+        "registry.Enterprise",
+        verbose_name=_("enterprise"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    zone = models.ForeignKey(
+        "registry.Zone",
+        verbose_name=_("zone"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    thresholds = models.JSONField(
+        _("thresholds"),
+        default=dict,
+        blank=True,
+        help_text=_('E.g. {"factor": 1.2} for over capacity, {"minutes": 240} for overstay.'),
+    )
+    weekdays = models.CharField(
+        _("weekdays"),
+        max_length=7,
+        blank=True,
+        help_text=_("Schedule: ISO weekdays, 1 = Monday … 7 = Sunday. Empty: the default."),
+    )
+    time_from = models.TimeField(_("from"), null=True, blank=True)
+    time_until = models.TimeField(_("until"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope(station="station", enterprise="enterprise")
+
+    class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+        ordering = ["station", "type", "pk"]
+
+    def __str__(self):
+        place = self.zone or self.enterprise or self.park or self.station
+        return f"{self.get_type_display()} · {place}"
+
+    def clean(self):
+        errors = {}
+        if self.weekdays and any(c not in "1234567" for c in self.weekdays):
+            errors["weekdays"] = _("Use the digits 1 (Monday) to 7 (Sunday).")
+        if (self.time_from is None) != (self.time_until is None):
+            errors["time_until"] = _("Give both times of the window, or neither.")
+        station = self.station_id
+        for name, owner in (
+            ("park", lambda o: o.station_id),
+            ("enterprise", lambda o: o.station_id),
+            ("zone", lambda o: o.park.station_id),
+        ):
+            place = getattr(self, name) if getattr(self, f"{name}_id") else None
+            if place is not None and owner(place) != station:
+                errors[name] = _("Not in this station's jurisdiction.")
+        if not isinstance(self.thresholds, dict):
+            errors["thresholds"] = _("Thresholds are a JSON object.")
+        if errors:
+            raise ValidationError(errors)

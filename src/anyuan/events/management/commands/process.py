@@ -4,7 +4,8 @@ passage log (see ``docs/events.md``, "Processor").
 ``--once`` processes what is there and exits; otherwise it tails the log, polling every
 ``--poll`` seconds, and stops cleanly on SIGTERM or Ctrl+C (after the batch in hand is
 committed). ``--muster ZONE_ID`` prints the zone's muster list (who is inside it and the
-zones below it) as CSV and exits.
+zones below it) as CSV and exits. The alert rules (``anyuan.alerts.evaluator``) are
+evaluated on the facts of every batch, in its transaction; ``--no-rules`` turns them off.
 """
 
 import csv
@@ -14,6 +15,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from anyuan.alerts.evaluator import Evaluator
 from anyuan.events.processor import (
     DEFAULT_BATCH,
     DEFAULT_NAME,
@@ -37,6 +39,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--name", default=DEFAULT_NAME, help="the checkpoint's name")
         parser.add_argument(
+            "--no-rules", action="store_true", help="do not evaluate the alert rules"
+        )
+        parser.add_argument(
             "--muster", type=int, metavar="ZONE_ID", help="print a muster list as CSV"
         )
 
@@ -55,7 +60,9 @@ class Command(BaseCommand):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, request_stop)
         try:
-            self.run(Processor(options["name"], options["batch"]), options, stop)
+            on_facts = None if options["no_rules"] else Evaluator()
+            processor = Processor(options["name"], options["batch"], on_facts=on_facts)
+            self.run(processor, options, stop)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -80,7 +87,9 @@ class Command(BaseCommand):
                     break
                 time.sleep(options["poll"])
         elapsed = time.monotonic() - started
-        self.stdout.write(f"processed {total} passages in {elapsed:.1f} s; stopped cleanly")
+        rules = processor.on_facts
+        raised = f"; {rules.raised} alerts raised or repeated" if rules is not None else ""
+        self.stdout.write(f"processed {total} passages in {elapsed:.1f} s{raised}; stopped cleanly")
 
     def muster(self, zone_id):
         zone = Zone.objects.filter(pk=zone_id).first()

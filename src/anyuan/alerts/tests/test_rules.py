@@ -1,0 +1,400 @@
+"""Alert rules on the processor's facts: each rule fires on its case and not on the normal
+case, repeats bump the counter, rule rows override the defaults by place, and a restart
+after a crash raises every alert once."""
+
+import datetime as dt
+import itertools
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from anyuan.alerts.evaluator import Evaluator
+from anyuan.alerts.models import Alert, Rule
+from anyuan.alerts.rules import DEFAULTS, RuleBook
+from anyuan.core.testing import make_credit_code
+from anyuan.events.models import Passage
+from anyuan.events.processor import Processor
+from anyuan.registry import models as m
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+DAY = dt.datetime(2026, 11, 2, 10, 0, tzinfo=LOCAL)  # a Monday, 10:00
+NIGHT = dt.datetime(2026, 11, 2, 23, 0, tzinfo=LOCAL)
+_seq = itertools.count(1)
+T = Alert.Type
+
+
+@pytest.fixture
+def site(db):
+    """A station of its own: park area ← gate (transit), workshop (production, capacity 2)
+    ← lab (core, needs hazchem) ← lab room; dormitory (living)."""
+    s = SimpleNamespace()
+    s.station = m.Station.objects.create(name="规则所", code="R")
+    s.park = m.Park.objects.create(station=s.station, name="规则园区")
+    s.enterprise = m.Enterprise.objects.create(
+        station=s.station, park=s.park, name="规则公司", credit_code=make_credit_code(9901)
+    )
+
+    def zone(name, ring, parent=None, **extra):
+        return m.Zone.objects.create(park=s.park, parent=parent, name=name, ring=ring, **extra)
+
+    s.area = zone("园区", "park")
+    s.gate = zone("北门", "park", s.area, kind="gate", is_transit=True)
+    s.workshop = zone("车间", "production", s.area, enterprise=s.enterprise, capacity=2)
+    s.lab = zone("实验室", "core", s.workshop, enterprise=s.enterprise)
+    s.lab_room = zone("实验室一间", "core", s.lab, enterprise=s.enterprise)
+    s.dorm = zone("宿舍", "living", s.area)
+    s.hazchem, _ = m.QualificationType.objects.get_or_create(
+        code="hazchem", defaults={"name": "危化品培训"}
+    )
+    s.lab.required_qualifications.add(s.hazchem)
+    s.devices = {
+        z.pk: m.Device.objects.create(zone=z, name=z.name, kind="gate", serial=f"R-{z.pk}")
+        for z in (s.area, s.gate, s.workshop, s.lab, s.lab_room, s.dorm)
+    }
+
+    def person(name, **extra):
+        return m.Person.objects.create(
+            station=s.station, enterprise=s.enterprise, name=name, card_number=f"C-{name}", **extra
+        )
+
+    s.alice = person("alice")  # authorised on the workshop (and so the lab) in person
+    s.bob = person("bob")  # authorised through an access group
+    s.carol = person("carol")  # no authorisation
+    m.Authorisation.objects.create(zone=s.workshop, person=s.alice)
+    group = m.AccessGroup.objects.create(station=s.station, enterprise=s.enterprise, name="组")
+    group.members.add(s.bob)
+    m.Authorisation.objects.create(zone=s.workshop, group=group)
+    m.Qualification.objects.create(person=s.alice, type=s.hazchem, valid_until=dt.date(2027, 1, 1))
+    m.Qualification.objects.create(person=s.bob, type=s.hazchem, valid_until=dt.date(2026, 1, 1))
+    return s
+
+
+def passage(site, zone, when, direction="in", credential="", method="card", minutes=0):
+    n = next(_seq)
+    return Passage.objects.create(
+        device=site.devices[zone.pk],
+        zone=zone,
+        device_event_id=f"R{n}",
+        event_time=when + dt.timedelta(minutes=minutes),
+        received_time=when + dt.timedelta(minutes=minutes),
+        direction=direction,
+        method=method,
+        credential=credential,
+    )
+
+
+def card(person):
+    return person.card_number
+
+
+def run(**kwargs):
+    return Processor(on_facts=Evaluator(refresh_seconds=0), **kwargs).run_once()
+
+
+def alerts(type=None):
+    rows = Alert.objects.all()
+    if type is not None:
+        rows = rows.filter(type=type)
+    return list(rows.order_by("pk"))
+
+
+# --- the normal case -------------------------------------------------------------------
+
+
+def test_authorised_daytime_entries_raise_nothing(site):
+    passage(site, site.gate, DAY, "in", card(site.alice))
+    passage(site, site.workshop, DAY, "in", card(site.alice), minutes=1)
+    passage(site, site.lab, DAY, "in", card(site.alice), minutes=2)  # valid qualification
+    passage(site, site.lab, DAY, "out", card(site.alice), minutes=3)
+    passage(site, site.workshop, DAY, "in", card(site.bob), minutes=4)  # via the group
+    passage(site, site.workshop, DAY, "out", card(site.bob), minutes=5)
+    passage(site, site.area, NIGHT, "in", card(site.carol))  # park ring: no authorisation
+    run()
+    assert alerts() == []
+
+
+# --- stranger --------------------------------------------------------------------------
+
+
+def test_stranger_once_per_credential_repeats_bump(site):
+    passage(site, site.gate, DAY, "in", "C-NOBODY")
+    passage(site, site.gate, DAY, "out", "C-NOBODY", minutes=5)
+    passage(site, site.gate, DAY, "in", "", method="face", minutes=6)
+    passage(site, site.gate, DAY, "in", "", method="face", minutes=7)
+    run()
+    by_credential, unrecognised = alerts(T.STRANGER)
+    assert by_credential.repeat_count == 2 and by_credential.credential == "C-NOBODY"
+    assert by_credential.severity == "high" and by_credential.station == site.station
+    assert by_credential.zone == site.area and by_credential.enterprise is None
+    assert "北门" not in by_credential.title and "园区" in by_credential.title
+    assert unrecognised.repeat_count == 2 and unrecognised.source_key.startswith("stranger:zone:")
+
+
+# --- unauthorised zone -----------------------------------------------------------------
+
+
+def test_unauthorised_zone(site):
+    passage(site, site.workshop, DAY, "in", card(site.carol))
+    passage(site, site.workshop, DAY, "out", card(site.carol), minutes=1)
+    passage(site, site.workshop, DAY, "in", card(site.carol), minutes=2)
+    passage(site, site.dorm, DAY, "in", card(site.alice))  # not authorised in the dormitory
+    run()
+    workshop, dorm = alerts(T.UNAUTHORISED_ZONE)
+    assert (workshop.person, workshop.zone, workshop.repeat_count) == (site.carol, site.workshop, 2)
+    assert workshop.enterprise == site.enterprise and workshop.severity == "high"
+    assert (dorm.person, dorm.zone) == (site.alice, site.dorm)
+
+
+def test_authorisation_window_validity_and_home_zone(site):
+    dave = m.Person.objects.create(station=site.station, name="dave", card_number="C-dave")
+    m.Authorisation.objects.create(
+        zone=site.area, person=dave, weekdays="12345",
+        time_from=dt.time(8), time_until=dt.time(18),
+    )  # fmt: skip
+    erin = m.Person.objects.create(
+        station=site.station, name="erin", card_number="C-erin", home_zone=site.dorm
+    )
+    m.Authorisation.objects.create(zone=site.workshop, person=erin, valid_until=dt.date(2026, 1, 1))
+    passage(site, site.workshop, DAY, "in", "C-dave")  # ancestor, in the window: fine
+    passage(site, site.dorm, DAY, "in", "C-erin")  # her home zone: fine
+    passage(site, site.dorm, NIGHT, "in", "C-dave")  # outside the window
+    passage(site, site.workshop, DAY + dt.timedelta(days=5), "in", "C-erin")  # expired
+    run()
+    assert sorted((a.person.name, a.zone.name) for a in alerts(T.UNAUTHORISED_ZONE)) == [
+        ("dave", "宿舍"),
+        ("erin", "车间"),
+    ]
+
+
+# --- watchlist -------------------------------------------------------------------------
+
+
+def test_watchlist_hits(site):
+    m.WatchlistEntry.objects.create(
+        station=site.station, kind="person", person=site.alice, reason="r", level="alarm"
+    )
+    m.WatchlistEntry.objects.create(station=site.station, kind="person", face_id="F-X", reason="r")
+    m.WatchlistEntry.objects.create(
+        station=site.station, kind="plate", plate="浙A12345", reason="r"
+    )
+    m.WatchlistEntry.objects.create(
+        station=site.station, kind="plate", plate="浙A99999", reason="r", active=False
+    )
+    passage(site, site.workshop, DAY, "in", card(site.alice))
+    passage(site, site.workshop, DAY, "out", card(site.alice), minutes=1)
+    passage(site, site.gate, DAY, "in", "F-X", method="face")
+    passage(site, site.gate, DAY, "in", "浙A12345", method="plate", minutes=1)
+    passage(site, site.gate, DAY, "in", "浙A99999", method="plate", minutes=2)
+    passage(site, site.gate, DAY, "in", card(site.bob), minutes=3)
+    run()
+    person, face, plate = alerts(T.WATCHLIST_HIT)
+    assert (person.person, person.repeat_count, person.severity) == (site.alice, 2, "critical")
+    assert person.enterprise is None  # the police list: not shown to the enterprise
+    assert person.zone == site.workshop and person.detail["level"] == "alarm"
+    assert face.credential == "F-X" and plate.credential == "浙A12345"
+
+
+# --- after hours -----------------------------------------------------------------------
+
+
+def test_after_hours_entry_into_production_and_core(site):
+    passage(site, site.workshop, NIGHT, "in", card(site.alice))
+    passage(site, site.lab, NIGHT, "in", card(site.alice), minutes=1)
+    passage(site, site.area, NIGHT, "in", card(site.bob))  # park ring: no
+    passage(site, site.workshop, DAY, "in", card(site.bob))  # daytime: no
+    run()
+    workshop, lab = alerts(T.AFTER_HOURS)
+    assert (workshop.zone, workshop.severity) == (site.workshop, "medium")
+    assert (lab.zone, lab.severity) == (site.lab, "high")
+
+
+# --- anti-passback ---------------------------------------------------------------------
+
+
+def test_antipassback(site):
+    passage(site, site.workshop, DAY, "in", card(site.alice))
+    passage(site, site.workshop, DAY, "in", card(site.alice), minutes=1)
+    passage(site, site.dorm, DAY, "out", card(site.bob), minutes=2)
+    run()
+    double, exit_first = alerts(T.ANTIPASSBACK)
+    assert double.person == site.alice and double.severity == "low"
+    assert exit_first.person == site.bob and exit_first.detail["fact"] == "exit_without_entry"
+
+
+# --- qualification ---------------------------------------------------------------------
+
+
+def test_qualification_missing_and_expired_checks_ancestors(site):
+    passage(site, site.lab_room, DAY, "in", card(site.alice))  # valid: fine
+    passage(site, site.lab_room, DAY, "in", card(site.carol), minutes=1)  # none
+    passage(site, site.lab, DAY, "in", card(site.bob), minutes=2)  # expired
+    passage(site, site.workshop, DAY, "in", card(site.carol), minutes=3)  # nothing required
+    run()
+    [missing] = alerts(T.QUALIFICATION_MISSING)
+    [expired] = alerts(T.QUALIFICATION_EXPIRED)
+    assert (missing.person, missing.zone) == (site.carol, site.lab_room)
+    assert "危化品培训" in missing.title
+    assert (expired.person, expired.zone) == (site.bob, site.lab)
+
+
+# --- over capacity ---------------------------------------------------------------------
+
+
+def test_over_capacity(site):
+    dave = m.Person.objects.create(station=site.station, name="dave", card_number="C-dave")
+    passage(site, site.workshop, DAY, "in", card(site.alice))
+    passage(site, site.workshop, DAY, "in", card(site.bob), minutes=1)
+    run()
+    assert alerts(T.OVER_CAPACITY) == []  # two of two
+    passage(site, site.workshop, DAY, "in", "C-dave", minutes=2)
+    passage(site, site.workshop, DAY, "out", "C-dave", minutes=3)
+    passage(site, site.workshop, DAY, "in", card(site.carol), minutes=4)
+    passage(site, site.workshop, DAY, "in", "C-dave", minutes=5)
+    run()
+    [alert] = alerts(T.OVER_CAPACITY)
+    assert alert.source_key == f"zone:{site.workshop.pk}" and alert.repeat_count == 3
+    assert alert.detail["count"] == 3 and alert.detail["capacity"] == 2
+    assert dave  # left once: three (carol), then four (dave again)
+
+
+def test_capacity_factor_from_a_rule(site):
+    Rule.objects.create(station=site.station, type=T.OVER_CAPACITY, thresholds={"factor": 2})
+    for i, person in enumerate((site.alice, site.bob, site.carol)):
+        passage(site, site.workshop, DAY, "in", card(person), minutes=i)
+    run()
+    assert alerts(T.OVER_CAPACITY) == []
+
+
+# --- rules as data ---------------------------------------------------------------------
+
+
+def test_rule_row_disables_a_type_at_a_zone_and_below_only(site):
+    Rule.objects.create(
+        station=site.station, type=T.UNAUTHORISED_ZONE, zone=site.workshop, enabled=False
+    )
+    passage(site, site.workshop, DAY, "in", card(site.carol))
+    passage(site, site.lab, DAY, "in", card(site.carol), minutes=1)  # below the workshop
+    passage(site, site.dorm, DAY, "in", card(site.carol), minutes=2)
+    run()
+    assert [a.zone for a in alerts(T.UNAUTHORISED_ZONE)] == [site.dorm]
+
+
+def test_most_specific_rule_wins(site):
+    Rule.objects.create(station=site.station, type=T.STRANGER, severity="low")
+    Rule.objects.create(station=site.station, type=T.STRANGER, park=site.park, severity="medium")
+    Rule.objects.create(
+        station=site.station, type=T.STRANGER, enterprise=site.enterprise, severity="critical"
+    )
+    Rule.objects.create(station=site.station, type=T.STRANGER, zone=site.dorm, enabled=False)
+    passage(site, site.gate, DAY, "in", "C-X1")
+    passage(site, site.workshop, DAY, "in", "C-X2")
+    passage(site, site.dorm, DAY, "in", "C-X3")
+    run()
+    assert [(a.credential, a.severity) for a in alerts(T.STRANGER)] == [
+        ("C-X1", "medium"),
+        ("C-X2", "critical"),
+    ]
+
+
+def test_after_hours_schedule_from_a_rule(site):
+    Rule.objects.create(
+        station=site.station, type=T.AFTER_HOURS, enterprise=site.enterprise, severity="critical",
+        weekdays="12345", time_from=dt.time(22), time_until=dt.time(2),
+    )  # fmt: skip
+    passage(site, site.workshop, NIGHT, "in", card(site.alice))  # 23:00 allowed now
+    passage(site, site.workshop, DAY, "in", card(site.bob))  # 10:00 not
+    passage(site, site.workshop, DAY + dt.timedelta(days=5), "in", card(site.carol))  # Saturday
+    run()
+    assert [(a.person, a.severity) for a in alerts(T.AFTER_HOURS)] == [
+        (site.bob, "critical"),
+        (site.carol, "critical"),
+    ]
+
+
+def test_rulebook_defaults_without_rows(site):
+    book = RuleBook([])
+    settings = book.settings(T.WATCHLIST_HIT, site.station.pk, (site.dorm.pk,), None, site.park.pk)
+    assert settings == DEFAULTS[T.WATCHLIST_HIT] and settings.severity == "critical"
+
+
+def test_registry_changes_are_picked_up(site):
+    evaluator = Evaluator(refresh_seconds=0)
+    processor = Processor(on_facts=evaluator)
+    m.Authorisation.objects.create(zone=site.dorm, person=site.carol)
+    Rule.objects.create(station=site.station, type=T.ANTIPASSBACK, enabled=False)
+    passage(site, site.dorm, DAY, "in", card(site.carol))
+    passage(site, site.dorm, DAY, "in", card(site.carol), minutes=1)
+    processor.run_once()
+    assert alerts() == []
+
+
+# --- the hot path and restarts ---------------------------------------------------------
+
+
+def test_no_queries_per_fact_without_alerts(site, django_assert_max_num_queries):
+    for i in range(30):
+        passage(
+            site, site.workshop if i % 2 else site.area, DAY, "in", card(site.alice), minutes=2 * i
+        )
+        passage(
+            site,
+            site.workshop if i % 2 else site.area,
+            DAY,
+            "out",
+            card(site.alice),
+            minutes=2 * i + 1,
+        )
+    evaluator = Evaluator(refresh_seconds=3600)
+    processor = Processor(on_facts=evaluator)
+    with django_assert_max_num_queries(15):
+        processor.run_once()
+    assert alerts() == []
+
+
+def test_restart_after_a_crash_raises_each_alert_once(site):
+    script = [
+        (site.gate, "in", "C-NOBODY"),
+        (site.workshop, "in", card(site.carol)),
+        (site.workshop, "in", card(site.carol)),
+        (site.lab, "in", card(site.bob)),
+        (site.dorm, "out", card(site.alice)),
+        (site.gate, "in", "C-SOMEONE"),
+    ]
+    for i, (zone, direction, credential) in enumerate(script):
+        passage(site, zone, DAY, direction, credential, minutes=i)
+    evaluator = Evaluator(refresh_seconds=0)
+    calls = []
+
+    def crash_on_second_batch(facts):
+        evaluator(facts)
+        calls.append(len(facts))
+        if len(calls) == 2:
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        Processor(batch=2, on_facts=crash_on_second_batch).run_once()
+    after_crash = Alert.objects.count()
+    assert after_crash > 0  # the first batch committed its alerts
+    run(batch=2)
+    run(batch=2)  # and again: nothing new
+    counts = {(a.type, a.source_key): a.repeat_count for a in alerts()}
+    assert counts == {
+        (T.STRANGER, f"stranger:{site.station.pk}:card:C-NOBODY"): 1,
+        (T.UNAUTHORISED_ZONE, f"person:{site.carol.pk}:zone:{site.workshop.pk}"): 2,
+        (T.ANTIPASSBACK, f"person:{site.carol.pk}:zone:{site.workshop.pk}"): 1,
+        (T.QUALIFICATION_EXPIRED, f"person:{site.bob.pk}:zone:{site.lab.pk}"): 1,
+        (T.ANTIPASSBACK, f"person:{site.alice.pk}:zone:{site.dorm.pk}"): 1,
+        (T.STRANGER, f"stranger:{site.station.pk}:card:C-SOMEONE"): 1,
+    }
+
+
+def test_command_evaluates_rules_unless_told_not_to(site, capsys):
+    passage(site, site.gate, DAY, "in", "C-NOBODY")
+    call_command("process", "--once", "--no-rules")
+    assert alerts() == []
+    passage(site, site.gate, DAY, "in", "C-SOMEONE", minutes=1)
+    call_command("process", "--once")
+    assert [a.credential for a in alerts()] == ["C-SOMEONE"]
+    assert "1 alerts raised or repeated" in capsys.readouterr().out
