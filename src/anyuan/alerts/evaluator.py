@@ -343,9 +343,17 @@ class Evaluator:
             )  # fmt: skip
 
     def authorised(self, person: int, zone: _Zone, local) -> bool:
-        home = self.people.get(person, (None, None))[1]
+        """An authorisation covers its zone, the zones inside it, and the zones around it
+        (a person allowed into a dormitory room passes through the living area to reach it)."""
         chain = set(zone.chain)
-        if home in chain:
+        entered = zone.chain[0]
+
+        def covers(target) -> bool:
+            inner = self.zones.get(target)
+            return target in chain or (inner is not None and entered in inner.chain)
+
+        home = self.people.get(person, (None, None))[1]
+        if home is not None and covers(home):
             return True
         day, weekday, moment = local.date(), str(local.isoweekday()), local.time()
         candidates = list(self.auth_person.get(person, ()))
@@ -353,7 +361,7 @@ class Evaluator:
             candidates += self.auth_group.get(group, ())
         for target, weekdays, start, end, valid_from, valid_until in candidates:
             if (
-                target in chain
+                covers(target)
                 and weekday in weekdays
                 and _valid_on(day, valid_from, valid_until)
                 and in_window(moment, start, end)
@@ -399,6 +407,8 @@ class Evaluator:
         settings = self.settings(T.ANTIPASSBACK, zone)
         if not settings.enabled:
             return
+        if fact["kind"] != DOUBLE_ENTRY and not fact.get("history"):
+            return  # the first exit of someone never seen here: inside since before we knew
         values = {"subject": self.subject_name(fact), "zone": zone.name}
         if fact["kind"] == DOUBLE_ENTRY:
             title = _("Double entry: %(subject)s at %(zone)s") % values

@@ -229,6 +229,10 @@ class Processor:
         self._refreshed = time.monotonic()
         self.open: dict[tuple, _Stay] = {}  # (subject key, zone) → open presence
         self.exits_first: dict[tuple, _Stay] = {}  # (subject key, zone) → latest exit-first
+        # (subject key, zone) pairs this processor has seen enter or leave since it started:
+        # an exit without entry of a pair never seen before is what every person inside
+        # produces when the system starts, not a passback
+        self.known: set[tuple] = set()
         fields = (
             "pk", "subject_kind", "person_id", "vehicle_id", "method", "credential", "zone_id",
             "entered_at", "left_at", "entry_passage_id", "exit_passage_id", "exit_first",
@@ -286,6 +290,7 @@ class Processor:
                 facts.append({**fact, "kind": DOUBLE_ENTRY, "presence_entered_at": current.entered_at})  # fmt: skip
             else:
                 stay = _Stay(kind, subject_id, method, credential, zone, event_time, pid)
+                self.known.add(key)
                 self.open[key] = stay
                 self.occupancy[zone] += 1
                 touched[id(stay)] = stay
@@ -300,9 +305,11 @@ class Processor:
             return
         # no open stay, or the open one began after this exit: an exit of an earlier stay
         stay = _Stay(kind, subject_id, method, credential, zone, None, None, event_time, pid, True)
+        history = key in self.known or key in self.exits_first
+        self.known.add(key)
         self.exits_first[key] = stay
         touched[id(stay)] = stay
-        facts.append({**fact, "kind": EXIT_WITHOUT_ENTRY})
+        facts.append({**fact, "kind": EXIT_WITHOUT_ENTRY, "history": history})
 
     # --- batches ---------------------------------------------------------------------
 

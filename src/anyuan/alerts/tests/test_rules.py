@@ -147,6 +147,26 @@ def test_unauthorised_zone(site):
     assert (dorm.person, dorm.zone) == (site.alice, site.dorm)
 
 
+def test_an_authorisation_inside_a_zone_lets_one_pass_through_it(site):
+    """Allowed into the lab room, alice may cross the workshop and the lab to reach it;
+    carol, allowed nowhere, may not. The living area around a resident's room likewise."""
+    m.Authorisation.objects.filter(person=site.alice).update(zone=site.lab_room)
+    frank = m.Person.objects.create(
+        station=site.station, name="frank", card_number="C-frank", home_zone=site.dorm
+    )
+    room = m.Zone.objects.create(park=site.park, parent=site.dorm, name="101", ring="living")
+    frank.home_zone = room
+    frank.save()
+    passage(site, site.workshop, DAY, "in", card(site.alice))
+    passage(site, site.lab, DAY, "in", card(site.alice), minutes=1)
+    passage(site, site.dorm, DAY, "in", "C-frank")
+    passage(site, site.workshop, DAY, "in", card(site.carol))
+    run()
+    assert [(a.person.name, a.zone.name) for a in alerts(T.UNAUTHORISED_ZONE)] == [
+        ("carol", "车间")
+    ]
+
+
 def test_authorisation_window_validity_and_home_zone(site):
     dave = m.Person.objects.create(station=site.station, name="dave", card_number="C-dave")
     m.Authorisation.objects.create(
@@ -216,11 +236,27 @@ def test_after_hours_entry_into_production_and_core(site):
 def test_antipassback(site):
     passage(site, site.workshop, DAY, "in", card(site.alice))
     passage(site, site.workshop, DAY, "in", card(site.alice), minutes=1)
+    # bob leaves the dormitory twice without entering between: the second exit is a passback
     passage(site, site.dorm, DAY, "out", card(site.bob), minutes=2)
+    passage(site, site.dorm, DAY, "out", card(site.bob), minutes=3)
+    # carol leaves the workshop, enters, leaves, and leaves again: a passback
+    passage(site, site.workshop, DAY, "in", card(site.carol), minutes=4)
+    passage(site, site.workshop, DAY, "out", card(site.carol), minutes=5)
+    passage(site, site.workshop, DAY, "out", card(site.carol), minutes=6)
     run()
-    double, exit_first = alerts(T.ANTIPASSBACK)
+    double, bob, carol = alerts(T.ANTIPASSBACK)
     assert double.person == site.alice and double.severity == "low"
-    assert exit_first.person == site.bob and exit_first.detail["fact"] == "exit_without_entry"
+    assert bob.person == site.bob and bob.detail["fact"] == "exit_without_entry"
+    assert bob.repeat_count == 1  # the first exit (inside since before) is not counted
+    assert carol.person == site.carol and carol.detail["fact"] == "exit_without_entry"
+
+
+def test_a_first_exit_of_someone_inside_since_before_raises_nothing(site):
+    """When the system starts, everyone inside leaves without a recorded entry."""
+    passage(site, site.dorm, DAY, "out", card(site.bob))
+    passage(site, site.workshop, DAY, "out", card(site.alice), minutes=1)
+    run()
+    assert alerts(T.ANTIPASSBACK) == []
 
 
 # --- qualification ---------------------------------------------------------------------
@@ -360,6 +396,7 @@ def test_restart_after_a_crash_raises_each_alert_once(site):
         (site.workshop, "in", card(site.carol)),
         (site.lab, "in", card(site.bob)),
         (site.dorm, "out", card(site.alice)),
+        (site.dorm, "out", card(site.alice)),  # a second exit in a row: a passback
         (site.gate, "in", "C-SOMEONE"),
     ]
     for i, (zone, direction, credential) in enumerate(script):
