@@ -83,6 +83,10 @@ def _snapshot(alert: Alert, names) -> dict:
 # --- raising --------------------------------------------------------------------------
 
 
+# ``raise_alert(enterprise=...)`` default: the owner of the alert's zone sees it
+ZONE_OWNER = object()
+
+
 def raise_alert(
     actor=SYSTEM,
     *,
@@ -91,7 +95,7 @@ def raise_alert(
     station,
     severity: str = Alert.Severity.MEDIUM,
     title: str = "",
-    enterprise=None,
+    enterprise=ZONE_OWNER,
     zone=None,
     device=None,
     person=None,
@@ -113,8 +117,10 @@ def raise_alert(
     if severity not in Alert.Severity.values:
         raise ValidationFailed({"severity": [_("Unknown severity.")]})
     at = at or timezone.now()
-    if enterprise is None and zone is not None:
-        if isinstance(zone, int):
+    if enterprise is ZONE_OWNER:  # the default; an explicit None means the police only
+        if zone is None:
+            enterprise = None
+        elif isinstance(zone, int):
             from anyuan.registry.models import Zone
 
             enterprise = (

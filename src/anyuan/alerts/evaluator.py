@@ -276,10 +276,8 @@ class Evaluator:
             station=zone.station,
             severity=severity or settings.severity,
             title=title,
-            enterprise=owner,
-            # a reference carrying the alert's enterprise (a police-only alert in an
-            # enterprise's zone keeps its enterprise empty)
-            zone=SimpleNamespace(pk=zone.pk, enterprise_id=owner),
+            enterprise=owner,  # None: a police-only alert, even in an enterprise's zone
+            zone=zone.pk,
             person=person,
             vehicle=vehicle,
             credential=fact["credential"],

@@ -846,3 +846,16 @@ def object_urls(
             )
         )
     return patterns
+
+
+class AuditListView(ObjectListView):
+    """The audit log (police administrators of the station)."""
+
+    url_namespace = "core"
+    columns = ["at", "actor_name", "action", "object_type", "object_repr", "reason"]
+    search_fields = ["actor_name", "object_repr", "reason"]
+    filters = ["action", "object_type", "object_id", "actor"]
+
+
+class AuditDetailView(ObjectDetailView):
+    url_namespace = "core"

@@ -410,3 +410,22 @@ def test_escalate_command_once(world):
     assert "escalated 1 alert(s)" in out.getvalue()
     alert.refresh_from_db()
     assert alert.escalation_level == 1
+
+
+def test_the_zone_owner_sees_an_alert_unless_it_is_raised_for_the_police_only(world):
+    own = world.own
+    by_default, _ = raise_for(own, world.home.station, key="owner:default")
+    assert by_default.enterprise_id == own.enterprise.pk
+    by_zone_id, _ = actions.raise_alert(
+        SYSTEM, type="stranger", source_key="owner:id", station=world.home.station, zone=own.zone.pk
+    )
+    assert by_zone_id.enterprise_id == own.enterprise.pk
+    police_only, _ = actions.raise_alert(
+        SYSTEM,
+        type="watchlist_hit",
+        source_key="owner:police",
+        station=world.home.station,
+        zone=own.zone,
+        enterprise=None,
+    )
+    assert police_only.enterprise_id is None
