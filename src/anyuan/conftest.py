@@ -149,6 +149,23 @@ def build_tenant(tag: str, seq: int, station_code: str):
     return t, enterprise
 
 
+def add_rules(foreign_station, neighbour):
+    """Alert rule rows out of the users' reach: a station-wide row of the foreign station
+    and a row of the neighbour enterprise. Only these two, with the defaults' settings
+    (empty severity, thresholds and schedule), so they change no rule's outcome."""
+    from anyuan.alerts.models import Rule
+
+    foreign_station.rule = Rule.objects.create(
+        station=foreign_station.station, type="tamper", note="FOREIGN station rule"
+    )
+    neighbour.rule = Rule.objects.create(
+        station=neighbour.enterprise.station,
+        enterprise=neighbour.enterprise,
+        type="tamper",
+        note="NEIGHBOUR rule",
+    )
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Tests create many users; the production hasher is slow on purpose."""
@@ -172,6 +189,7 @@ def world(db):
     neighbour = home_enterprise("NEIGHBOUR", 2)
     foreign_t, foreign_enterprise = build_tenant("FOREIGN", 2, "B")
     foreign = foreign_enterprise("FOREIGN", 3)
+    add_rules(foreign_t, neighbour)
 
     users = {
         Role.POLICE_ADMIN: make_user("police_admin", Role.POLICE_ADMIN, station=home.station),

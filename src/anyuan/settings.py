@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "anyuan.registry",
     "anyuan.events",
     "anyuan.alerts",
+    "anyuan.live",
     "anyuan.simulator",
     "anyuan.bench",
 ]
@@ -154,6 +155,11 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 ANYUAN_DATA_KEY_FILE = VAR_DIR / "secret" / "data.key"
+
+# Live push (anyuan.live): each web process polls the outbox this often for new messages;
+# messages older than ANYUAN_LIVE_KEEP_S are pruned (and no longer replayed on resume).
+ANYUAN_LIVE_POLL_S = float(os.environ.get("ANYUAN_LIVE_POLL_S", "0.1"))
+ANYUAN_LIVE_KEEP_S = int(os.environ.get("ANYUAN_LIVE_KEEP_S", "3600"))
 
 LOGGING = {
     "version": 1,

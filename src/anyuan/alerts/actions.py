@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,6 +25,7 @@ from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
 from anyuan.core.roles import ADD, CHANGE, ENTERPRISE_ROLES, POLICE_ROLES, user_can
 from anyuan.core.system import SYSTEM
+from anyuan.live import actions as live
 
 State = Alert.State
 OPEN = frozenset(Alert.OPEN_STATES)
@@ -36,6 +37,8 @@ TRANSITIONS: dict[str, tuple[frozenset, str]] = {
     "dispatch": (frozenset({State.NEW, State.ACKNOWLEDGED}), State.DISPATCHED),
     "resolve": (OPEN, State.RESOLVED),
     "false_alarm": (OPEN, State.FALSE_ALARM),
+    # the platform saw the condition end (``clear_alert``)
+    "clear": (OPEN, State.RESOLVED),
 }
 NOTE_REQUIRED = frozenset({"resolve", "false_alarm"})
 NOTE_MAX = 4000
@@ -63,16 +66,33 @@ def escalation_max_level() -> int:
 
 
 def _payload(alert: Alert, transition: str) -> dict:
+    """What a browser needs for a toast and to update a list, without a query: the zone
+    by id only; the type label in the platform's language (like the titles)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        type_label = str(alert.get_type_display())
     return {
         "id": alert.pk,
         "transition": transition,
         "state": alert.state,
         "severity": alert.severity,
         "type": alert.type,
+        "type_label": type_label,
+        "title": alert.title,
         "station": alert.station_id,
         "enterprise": alert.enterprise_id,
+        "zone": alert.zone_id,
+        "first_seen": alert.first_seen.isoformat() if alert.first_seen else None,
+        "last_seen": alert.last_seen.isoformat() if alert.last_seen else None,
         "repeat_count": alert.repeat_count,
+        "passage": (alert.detail or {}).get("passage"),
     }
+
+
+def _publish(alert: Alert, transition: str) -> None:
+    """The in-process event after commit, and the browsers' message in this transaction."""
+    payload = _payload(alert, transition)
+    publish_on_commit(TOPIC, payload)
+    live.publish("alert", payload, station=alert.station_id, enterprise=alert.enterprise_id)
 
 
 def _snapshot(alert: Alert, names) -> dict:
@@ -166,7 +186,7 @@ def raise_alert(
                 alert,
                 after={"transition": "raise", **audit.snapshot(alert)},
             )
-            publish_on_commit(TOPIC, _payload(alert, "raise"))
+            _publish(alert, "raise")
             return alert, True
     raise IntegrityError("could not open or find the open alert")  # pragma: no cover
 
@@ -178,7 +198,7 @@ def _repeat(alert: Alert, at: dt.datetime, severity: str) -> Alert:
         updates["severity"] = severity  # a worse repeat raises the severity, never lowers it
     Alert.objects.filter(pk=alert.pk).update(**updates)
     alert.refresh_from_db()
-    publish_on_commit(TOPIC, _payload(alert, "repeat"))
+    _publish(alert, "repeat")
     return alert
 
 
@@ -233,7 +253,7 @@ def _transition(actor, alert, name: str, *, note: str = "", remote_addr=None, **
             fields.update(acknowledged_by=user, acknowledged_at=now)
         if name == "dispatch":
             fields["dispatched_at"] = now
-        if name in ("resolve", "false_alarm"):
+        if name in ("resolve", "false_alarm", "clear"):
             fields.update(resolved_by=user, resolved_at=now)
         names = [Alert._meta.get_field(k).name for k in fields]
         before = _snapshot(row, names)
@@ -247,7 +267,7 @@ def _transition(actor, alert, name: str, *, note: str = "", remote_addr=None, **
         audit.record(
             actor, AuditAction.UPDATE, row, before=before, after=after, remote_addr=remote_addr
         )
-        publish_on_commit(TOPIC, _payload(row, name))
+        _publish(row, name)
     return row
 
 
@@ -256,6 +276,7 @@ TRANSITION_LABELS = {
     "dispatch": gettext_lazy("dispatched"),
     "resolve": gettext_lazy("resolved"),
     "false_alarm": gettext_lazy("marked a false alarm"),
+    "clear": gettext_lazy("cleared"),
 }
 
 
@@ -309,7 +330,7 @@ def add_note(actor, alert, text: str, *, remote_addr=None) -> AlertNote:
             after={"transition": "note", "note": note.pk},
             remote_addr=remote_addr,
         )
-        publish_on_commit(TOPIC, _payload(row, "note"))
+        _publish(row, "note")
     return note
 
 
@@ -360,6 +381,29 @@ def escalate_overdue(now: dt.datetime | None = None, *, actor=SYSTEM) -> list[Al
                 before=before,
                 after={"transition": "escalate", **_snapshot(row, names)},
             )
-            publish_on_commit(TOPIC, _payload(row, "escalate"))
+            _publish(row, "escalate")
             done.append(row)
     return done
+
+
+# --- clearing -------------------------------------------------------------------------
+
+
+def clear_alert(
+    *, type: str, source_key: str, note: str, at: dt.datetime, actor=SYSTEM
+) -> Alert | None:
+    """Close the open alert of (source, type) because its condition ended at ``at`` (the
+    vehicle left, the device was heard again): resolved by the platform with ``note``,
+    ``cleared_at`` set, one audit record and a live event. ``None`` if none is open (a
+    person closed it already)."""
+    pk = (
+        Alert.objects.filter(source_key=source_key, type=type, state__in=OPEN)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        return None
+    try:
+        return _transition(actor, pk, "clear", note=note, cleared_at=at)
+    except TransitionRefused:  # closed by a person meanwhile
+        return None

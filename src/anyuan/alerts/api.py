@@ -3,18 +3,25 @@
 Mounted at /api/v1/alerts. Rows are fetched through ``restrict()``; an alert outside the
 caller's scope is a 404. A step the alert's state does not allow is a 409; a missing or
 bad input (a note, the person to dispatch) is a 422.
+
+Rule rows (``/rules``) are plain CRUD through ``core.api.crud``: scoped like everything
+else, written by the generic actions (audited, scope checked before and after).
 """
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from anyuan.alerts import actions
-from anyuan.alerts.models import Alert
-from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip
-from anyuan.core.roles import CHANGE, VIEW
+from anyuan.alerts.models import Alert, Rule
+from anyuan.alerts.rules import DEFAULTS
+from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, crud
+from anyuan.core.roles import CHANGE, VIEW, user_can
+from anyuan.core.schemas import model_schemas
 
 router = Router(tags=["alerts"])
 EXTRA = {"x-anyuan-model": "alerts.alert"}
@@ -175,3 +182,79 @@ def add_note(request, pk: int, payload: TextIn):
     alert = _get(request, pk, CHANGE)
     note = actions.add_note(request.auth, alert, payload.text, remote_addr=client_ip(request))
     return Status(201, note)
+
+
+# --- rule rows ---------------------------------------------------------------------------
+
+RULE_FIELDS = [
+    "station",
+    "type",
+    "enabled",
+    "severity",
+    "park",
+    "enterprise",
+    "zone",
+    "thresholds",
+    "weekdays",
+    "time_from",
+    "time_until",
+    "note",
+]
+
+
+class RuleFilters(Schema):
+    type: Alert.Type | None = None
+    enabled: bool | None = None
+    station: DbInt | None = None
+    park: DbInt | None = None
+    enterprise: DbInt | None = None
+    zone: DbInt | None = None
+
+
+class RuleDefaultOut(Schema):
+    type: str
+    label: str
+    enabled: bool
+    severity: str
+    thresholds: dict
+    weekdays: str
+    time_from: dt.time | None
+    time_until: dt.time | None
+
+
+@router.get(
+    "/rules/defaults",
+    response=list[RuleDefaultOut],
+    operation_id="list_rule_defaults",
+    tags=["alert rules"],
+    summary="What each rule type does when no rule row applies",
+)
+def rule_defaults(request):
+    if not user_can(request.auth, Rule, VIEW):
+        raise PermissionDenied(_("You may not do this."))
+    labels = dict(Alert.Type.choices)
+    return [
+        {
+            "type": t,
+            "label": str(labels.get(t, t)),
+            "enabled": d.enabled,
+            "severity": d.severity,
+            "thresholds": d.thresholds,
+            "weekdays": d.weekdays,
+            "time_from": d.time_from,
+            "time_until": d.time_until,
+        }
+        for t, d in DEFAULTS.items()
+    ]
+
+
+RuleOut, RuleCreate, RulePatch = model_schemas(Rule, RULE_FIELDS, read_only=("created", "updated"))
+crud(
+    router,
+    Rule,
+    out=RuleOut,
+    create=RuleCreate,
+    update=RulePatch,
+    filters=RuleFilters,
+    path="/rules",
+)

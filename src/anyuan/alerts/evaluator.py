@@ -14,21 +14,24 @@ a fact costs no queries unless it raises an alert; over capacity costs one occup
 per batch that enters or leaves a zone with a capacity.
 """
 
+import datetime as dt
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from django.db.models import Count, Max
+from django.conf import settings as django_settings
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from anyuan.alerts.actions import raise_alert
+from anyuan.alerts.actions import OPEN, clear_alert, raise_alert
 from anyuan.alerts.models import Alert, Rule
-from anyuan.alerts.rules import RuleBook, Settings, in_window
+from anyuan.alerts.rules import ALL_DAYS, RuleBook, Settings, in_window
 from anyuan.core.system import SYSTEM
-from anyuan.events.models import SubjectKind
+from anyuan.events.models import AlarmKind, AlarmState, DeviceLink, Presence, SubjectKind
 from anyuan.events.processor import (
+    ALARM,
     DOUBLE_ENTRY,
     ENTRY,
     EXIT,
@@ -40,6 +43,8 @@ from anyuan.events.processor import (
 from anyuan.registry.models import (
     AccessGroup,
     Authorisation,
+    Device,
+    Enterprise,
     Person,
     Qualification,
     QualificationType,
@@ -51,6 +56,19 @@ from anyuan.registry.models import (
 T = Alert.Type
 ENTERING = frozenset({ENTRY, DOUBLE_ENTRY, LATE_ENTRY})
 GUARDED_RINGS = frozenset({"living", "production", "core"})  # entry needs an authorisation
+ALARM_TYPES = {
+    AlarmKind.INTRUSION: T.INTRUSION,
+    AlarmKind.DOOR_FORCED: T.INTRUSION,
+    AlarmKind.OBJECT_MISSING: T.OBJECT_MISSING,
+    AlarmKind.OBJECT_REMOVED: T.OBJECT_MISSING,
+    AlarmKind.TAMPER: T.TAMPER,
+}
+NOW, LATER, NEVER = "now", "later", "never"  # what a person's authorisations allow
+OPEN_RINGS = frozenset({"perimeter", "park"})  # the open areas, where nobody stays for long
+NEARBY_CAMERAS = 4  # cameras linked to a device alarm, nearest first
+# How long an exit without entry waits for its entry to arrive late (devices hold events
+# back while offline) before it counts as anti-passback.
+EXIT_HOLD_S = 1800  # setting ANYUAN_EXIT_HOLD_S
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class _Zone:
 
 
 def _signature():
-    models = (Rule, Zone, Person, Vehicle, AccessGroup, Authorisation, Qualification)
+    models = (Rule, Zone, Person, Vehicle, Device, AccessGroup, Authorisation, Qualification)
     parts = [tuple(m.objects.aggregate(n=Count("pk"), u=Max("updated")).values()) for m in models]
     parts.append(tuple(WatchlistEntry.objects.aggregate(n=Count("pk"), u=Max("updated")).values()))
     # membership and required qualifications do not touch ``updated``: count their rows
@@ -83,10 +101,19 @@ def _valid_on(day, valid_from, valid_until) -> bool:
 class Evaluator:
     """Fact-driven alert rules, evaluated in memory; call it with a batch's facts."""
 
-    def __init__(self, actor=SYSTEM, refresh_seconds: float = 10.0):
+    def __init__(
+        self, actor=SYSTEM, refresh_seconds: float = 10.0, exit_hold_s: float | None = None
+    ):
         self.actor = actor
         self.refresh_seconds = refresh_seconds
+        self.exit_hold = dt.timedelta(
+            seconds=exit_hold_s
+            if exit_hold_s is not None
+            else getattr(django_settings, "ANYUAN_EXIT_HOLD_S", EXIT_HOLD_S)
+        )
+        self.first_check = None  # the clock of the first time-based check
         self.raised = 0  # alerts raised or repeated, for the command's report
+        self.record = None  # a list to append every raise to (the rules benchmark)
         self.load()
 
     # --- the in-memory registry ------------------------------------------------------
@@ -118,6 +145,7 @@ class Evaluator:
         ):
             self.required[zone].add(qtype)
         self.qtype_names = dict(QualificationType.objects.values_list("pk", "name"))
+        self.enterprise_park = dict(Enterprise.objects.values_list("pk", "park_id"))
 
         self.people = {}  # pk → (name, home zone)
         digests = {}
@@ -127,7 +155,29 @@ class Evaluator:
             self.people[pk] = (name, home)
             if digest:
                 digests[pk] = digest
-        self.plates = dict(Vehicle.objects.values_list("pk", "plate"))
+        self.vehicles = {}  # pk → (plate, registered, allowed until, host enterprise)
+        for pk, plate, registered, until, enterprise in Vehicle.objects.values_list(
+            "pk", "plate", "registered", "valid_until", "enterprise_id"
+        ):
+            self.vehicles[pk] = (plate, registered, until, enterprise)
+        self.plates = {pk: v[0] for pk, v in self.vehicles.items()}
+        self.devices = {}  # pk → (serial, name, zone, heartbeat seconds)
+        self.cameras = defaultdict(list)  # zone → active cameras there
+        for pk, serial, name, zone, kind, heartbeat, active in Device.objects.values_list(
+            "pk", "serial", "name", "zone_id", "kind", "heartbeat_seconds", "active"
+        ).order_by("pk"):
+            self.devices[pk] = (serial, name, zone, heartbeat)
+            if active and kind == Device.Kind.CAMERA:
+                self.cameras[zone].append(pk)
+        self.children = defaultdict(list)
+        for pk, zone in self.zones.items():
+            if len(zone.chain) > 1:
+                self.children[zone.chain[1]].append(pk)
+        self.overstay_open = set(
+            Alert.objects.filter(type=T.VEHICLE_OVERSTAY, state__in=OPEN).values_list(
+                "source_key", flat=True
+            )
+        )
 
         self.groups = defaultdict(list)  # person → access groups
         for group, person in AccessGroup.members.through.objects.values_list(
@@ -193,7 +243,22 @@ class Evaluator:
             zone = self.zones.get(fact["zone_id"])
             if zone is None:
                 continue
-            self.evaluate(fact, zone, counts)
+            if fact["kind"] == ALARM:
+                self.alarm(fact, zone)
+            else:
+                self.evaluate(fact, zone, counts)
+
+    def check(self, now: dt.datetime, processor, since: dt.datetime | None) -> None:
+        """The time-based rules, as of ``now``: overstaying vehicles (from the processor's
+        open presences), silent devices, and exits left without an entry past the hold
+        time. Called by ``Processor.check`` in its transaction."""
+        self.refresh_if_due()
+        if self.first_check is None:
+            self.first_check = now
+        self.check_overstay(now, processor)
+        self.check_silent(now)
+        self.check_exits(now, since)
+        self.check_missing_exits(now, processor)
 
     def _occupancy_before(self, facts) -> dict[int, int]:
         """Open presences per capacity-limited zone before the batch: the database (already
@@ -223,12 +288,30 @@ class Evaluator:
             return
         self.watchlist(fact, zone)
         if kind in ENTERING:
+            authorisation = None
             if fact["subject"] == SubjectKind.PERSON:
-                self.unauthorised(fact, zone, local)
+                authorisation = self.unauthorised(fact, zone, local)
                 self.qualification(fact, zone, local)
-            self.after_hours(fact, zone, local)
-        if kind in (DOUBLE_ENTRY, EXIT_WITHOUT_ENTRY):
+            if not self.after_hours(fact, zone, local, authorisation) and authorisation == LATER:
+                # allowed there at other times, in a ring the after-hours rule does not
+                # watch: an unauthorised entry
+                self.unauthorised(fact, zone, local, authorisation)
+        if kind == DOUBLE_ENTRY:
             self.antipassback(fact, zone)
+        # an exit without entry waits for ``check_exits``: its entry may still come late
+        if kind == EXIT and fact["subject"] != SubjectKind.PERSON:
+            key = self.overstay_key(fact["subject"], fact["subject_id"], fact["method"],
+                                    fact["credential"], zone, fact.get("entry_passage_id"))  # fmt: skip
+            if key in self.overstay_open:
+                self.overstay_open.discard(key)
+                local = timezone.localtime(fact["event_time"])
+                clear_alert(
+                    type=T.VEHICLE_OVERSTAY,
+                    source_key=key,
+                    note=_("Cleared: left at %(time)s.") % {"time": f"{local:%Y-%m-%d %H:%M}"},
+                    at=fact["event_time"],
+                    actor=self.actor,
+                )
         if zone.pk in counts:
             if kind == ENTRY:
                 counts[zone.pk] += 1
@@ -263,12 +346,19 @@ class Evaluator:
         severity=None,
         enterprise="zone",
         detail=None,
+        device=None,
+        at=None,
     ):
         """Raise (or repeat) an alert for a fact at a zone. ``enterprise`` "zone": the
         zone's owner sees it; ``None``: the police only; an id: that enterprise."""
         owner = zone.enterprise if enterprise == "zone" else enterprise
-        person = fact["subject_id"] if fact["subject"] == SubjectKind.PERSON else None
-        vehicle = fact["subject_id"] if fact["subject"] == SubjectKind.VEHICLE else None
+        person = fact["subject_id"] if fact.get("subject") == SubjectKind.PERSON else None
+        vehicle = fact["subject_id"] if fact.get("subject") == SubjectKind.VEHICLE else None
+        if self.record is not None:
+            self.record.append(
+                {"type": settings.type, "source_key": source_key, "zone": zone.pk,
+                 "fact": fact, "at": at or fact["event_time"], "device": device}
+            )  # fmt: skip
         raise_alert(
             self.actor,
             type=settings.type,
@@ -280,15 +370,16 @@ class Evaluator:
             zone=zone.pk,
             person=person,
             vehicle=vehicle,
-            credential=fact["credential"],
+            device=device,
+            credential=fact.get("credential") or "",
             detail={
-                "passage": fact["passage_id"],
-                "passage_zone": fact["passage_zone_id"],
+                "passage": fact.get("passage_id"),
+                "passage_zone": fact.get("passage_zone_id"),
                 "fact": fact["kind"],
-                "method": fact["method"],
+                "method": fact.get("method"),
                 **(detail or {}),
             },
-            at=fact["event_time"],
+            at=at or fact["event_time"],
         )
         self.raised += 1
 
@@ -298,6 +389,8 @@ class Evaluator:
         settings = self.settings(T.STRANGER, zone)
         if not settings.enabled:
             return
+        if self.watch_hits(fact, zone) and self.settings(T.WATCHLIST_HIT, zone).enabled:
+            return  # a face or plate on the watchlist: the watchlist hit says more
         if fact["credential"]:
             key = f"stranger:{zone.station}:{fact['method']}:{fact['credential']}"
         else:  # unrecognised face, unreadable plate: one alert per gate and method
@@ -305,7 +398,11 @@ class Evaluator:
         title = _("Stranger at %(zone)s") % {"zone": zone.name}
         self.raise_(settings, fact, zone, key, title)
 
-    def watchlist(self, fact, zone: _Zone) -> None:
+    def watch_hits(self, fact, zone: _Zone) -> list:
+        """The watchlist entries a fact hits at a zone: by the registered person, the face
+        or the plate, valid on the day, of the zone's station. The police list counts
+        everywhere; an enterprise's own list in its zones and the shared zones of its park
+        (its gates), not in other firms' zones."""
         hits = []
         if fact["subject"] == SubjectKind.PERSON:
             hits += self.watch_person.get(fact["subject_id"], ())
@@ -315,21 +412,29 @@ class Evaluator:
             elif fact["method"] == "plate":
                 hits += self.watch_plate.get((zone.station, fact["credential"]), ())
         if not hits:
-            return
-        settings = self.settings(T.WATCHLIST_HIT, zone)
-        if not settings.enabled:
-            return
+            return []
         day = timezone.localtime(fact["event_time"]).date()
-        seen = set()
+        found, seen = [], set()
         for entry in hits:
             if entry.pk in seen or entry.station_id != zone.station:
                 continue
             seen.add(entry.pk)
             if entry.valid_until is not None and entry.valid_until < day:
                 continue
-            # an enterprise's own list counts in its zones; the police list everywhere
-            if entry.enterprise_id is not None and entry.enterprise_id != zone.enterprise:
-                continue
+            owner = entry.enterprise_id
+            in_own_park = zone.enterprise is None and self.enterprise_park.get(owner) == zone.park
+            if owner is None or owner == zone.enterprise or in_own_park:
+                found.append(entry)
+        return found
+
+    def watchlist(self, fact, zone: _Zone) -> None:
+        hits = self.watch_hits(fact, zone)
+        if not hits:
+            return
+        settings = self.settings(T.WATCHLIST_HIT, zone)
+        if not settings.enabled:
+            return
+        for entry in hits:
             title = _("Watchlist hit: %(subject)s at %(zone)s") % {
                 "subject": self.subject_name(fact),
                 "zone": zone.name,
@@ -340,9 +445,12 @@ class Evaluator:
                 detail={"watchlist_entry": entry.pk, "level": entry.level, "reason": entry.reason},
             )  # fmt: skip
 
-    def authorised(self, person: int, zone: _Zone, local) -> bool:
-        """An authorisation covers its zone, the zones inside it, and the zones around it
-        (a person allowed into a dormitory room passes through the living area to reach it)."""
+    def authorisation(self, person: int, zone: _Zone, local) -> str:
+        """``NOW`` if an authorisation lets ``person`` into ``zone`` at ``local``, ``LATER``
+        if one covers the zone on that day but not at this time (weekday or hours), else
+        ``NEVER``. An authorisation covers its zone, the zones inside it, and the zones
+        around it (a person allowed into a dormitory room passes through the living area
+        to reach it); a resident's home zone counts at any time."""
         chain = set(zone.chain)
         entered = zone.chain[0]
 
@@ -352,42 +460,54 @@ class Evaluator:
 
         home = self.people.get(person, (None, None))[1]
         if home is not None and covers(home):
-            return True
+            return NOW
         day, weekday, moment = local.date(), str(local.isoweekday()), local.time()
         candidates = list(self.auth_person.get(person, ()))
         for group in self.groups.get(person, ()):
             candidates += self.auth_group.get(group, ())
+        found = NEVER
         for target, weekdays, start, end, valid_from, valid_until in candidates:
-            if (
-                covers(target)
-                and weekday in weekdays
-                and _valid_on(day, valid_from, valid_until)
-                and in_window(moment, start, end)
-            ):
-                return True
-        return False
+            if not covers(target) or not _valid_on(day, valid_from, valid_until):
+                continue
+            if weekday in weekdays and in_window(moment, start, end):
+                return NOW
+            found = LATER
+        return found
 
-    def unauthorised(self, fact, zone: _Zone, local) -> None:
+    def unauthorised(self, fact, zone: _Zone, local, state: str | None = None) -> str | None:
+        """Raise if no authorisation covers the zone (or, given ``state`` ``LATER``, not at
+        this time); the authorisation state, or ``None`` where none is needed (transit
+        zones, the outer rings)."""
         if zone.transit or zone.ring not in GUARDED_RINGS:
-            return
-        if self.authorised(fact["subject_id"], zone, local):
-            return
+            return None
+        if state is None:
+            state = self.authorisation(fact["subject_id"], zone, local)
+            if state != NEVER:
+                return state
         settings = self.settings(T.UNAUTHORISED_ZONE, zone)
         if not settings.enabled:
-            return
+            return state
         title = _("Unauthorised entry: %(subject)s into %(zone)s") % {
             "subject": self.subject_name(fact),
             "zone": zone.name,
         }
         key = f"person:{fact['subject_id']}:zone:{zone.pk}"
         self.raise_(settings, fact, zone, key, title)
+        return state
 
-    def after_hours(self, fact, zone: _Zone, local) -> None:
+    def after_hours(self, fact, zone: _Zone, local, authorisation: str | None) -> bool:
+        """Entry into a ring of the rule's ``rings`` outside the allowed time: outside the
+        rule's schedule where a rule row sets one, else — for a person — outside the hours
+        of the authorisation that lets them into the zone. Whether the rule watches this
+        zone (and so judged the entry)."""
         settings = self.settings(T.AFTER_HOURS, zone)
         if not settings.enabled or zone.ring not in settings.thresholds.get("rings", ()):
-            return
-        if settings.in_schedule(local):
-            return
+            return False
+        if settings.time_from is not None or settings.weekdays != ALL_DAYS:
+            if settings.in_schedule(local):
+                return True
+        elif authorisation != LATER:
+            return True
         severity = None
         row = self.rules.row_for(
             T.AFTER_HOURS, zone.station, zone.chain, zone.enterprise, zone.park
@@ -400,6 +520,7 @@ class Evaluator:
         }
         key = f"{self.subject_key(fact, zone)}:zone:{zone.pk}"
         self.raise_(settings, fact, zone, key, title, severity=severity)
+        return True
 
     def antipassback(self, fact, zone: _Zone) -> None:
         settings = self.settings(T.ANTIPASSBACK, zone)
@@ -471,3 +592,303 @@ class Evaluator:
             settings, fact, zone, f"zone:{zone.pk}", title,
             detail={"count": count, "capacity": zone.capacity},
         )  # fmt: skip
+
+    # --- device alarms -----------------------------------------------------------------
+
+    def nearby_cameras(self, zone: _Zone) -> list[int]:
+        """Active cameras of the zone and the zones inside it, then of the zones around
+        it, nearest first (at most ``NEARBY_CAMERAS``)."""
+        found = list(self.cameras.get(zone.pk, ()))
+        for child in self.children.get(zone.pk, ()):
+            found += self.cameras.get(child, ())
+        for above in zone.chain[1:]:
+            if len(found) >= NEARBY_CAMERAS:
+                break
+            found += self.cameras.get(above, ())
+        return found[:NEARBY_CAMERAS]
+
+    def alarm(self, fact, zone: _Zone) -> None:
+        type = ALARM_TYPES.get(fact["alarm_kind"])
+        if type is None or fact["state"] == AlarmState.STOP:
+            return  # the end of an alarm closes nothing by itself: a person checks
+        settings = self.settings(type, zone)
+        if not settings.enabled:
+            return
+        serial, name, _zone, _hb = self.devices.get(fact["device_id"], ("?", "?", None, 0))
+        cameras = [
+            {"id": pk, "serial": self.devices[pk][0], "name": self.devices[pk][1],
+             "zone": self.devices[pk][2]}
+            for pk in self.nearby_cameras(zone)
+        ]  # fmt: skip
+        title = _("%(alarm)s at %(zone)s (%(device)s)") % {
+            "alarm": AlarmKind(fact["alarm_kind"]).label,
+            "zone": zone.name,
+            "device": name,
+        }
+        self.raise_(
+            settings, fact, zone, f"device:{serial}", title,
+            device=fact["device_id"],
+            detail={"alarm": fact["alarm_id"], "alarm_kind": fact["alarm_kind"],
+                    "cameras": cameras},
+        )  # fmt: skip
+
+    # --- time-based rules ---------------------------------------------------------------
+
+    @staticmethod
+    def overstay_key(kind, subject_id, method, credential, zone: _Zone, entry_passage_id):
+        """The source of an overstay alert: one per vehicle and stay, so an alert a person
+        closed is not raised again while the same stay goes on."""
+        if kind == SubjectKind.VEHICLE:
+            return f"vehicle:{subject_id}:entered:{entry_passage_id}"
+        if kind == SubjectKind.UNKNOWN and method == "plate" and credential:
+            return f"plate:{zone.station}:{credential}:entered:{entry_passage_id}"
+        return None
+
+    def check_overstay(self, now: dt.datetime, processor) -> None:
+        inside, over = set(), {}
+        for kind, sid, method, cred, zone_id, entered, entry_pid, _l in processor.open_stays():
+            if kind == SubjectKind.PERSON or entered is None:
+                continue
+            zone = self.zones.get(zone_id)
+            key = zone and self.overstay_key(kind, sid, method, cred, zone, entry_pid)
+            if key is None:
+                continue
+            settings = self.settings(T.VEHICLE_OVERSTAY, zone)
+            if not settings.enabled:
+                continue
+            minutes = dt.timedelta(minutes=float(settings.thresholds.get("minutes", 240)))
+            grace = dt.timedelta(minutes=float(settings.thresholds.get("grace_minutes", 0)))
+            plate, registered, until, host = self.vehicles.get(sid, (cred, False, None, None))
+            if until is not None:
+                limit = until + grace  # a visitor's car: until the end of the appointment
+            elif kind == SubjectKind.UNKNOWN or not registered:
+                limit = entered + minutes  # an outside vehicle: the longest stay allowed
+            else:
+                continue  # a registered vehicle with no end: may stay
+            inside.add(key)
+            if now > limit:
+                over[key] = (kind, sid, method, cred, zone, entered, entry_pid, plate, host, limit)
+        if over:
+            done = set(
+                Alert.objects.filter(
+                    type=T.VEHICLE_OVERSTAY, source_key__in=list(over)
+                ).values_list("source_key", flat=True)
+            )
+            for key, (
+                kind,
+                sid,
+                method,
+                cred,
+                zone,
+                entered,
+                pid,
+                plate,
+                host,
+                limit,
+            ) in over.items():
+                if key in done:
+                    continue
+                fact = {
+                    "kind": "overstay", "subject": kind, "subject_id": sid, "method": method,
+                    "credential": cred, "passage_id": pid, "passage_zone_id": None,
+                    "event_time": now,
+                }  # fmt: skip
+                title = _("Vehicle overstay: %(plate)s in %(zone)s since %(entered)s") % {
+                    "plate": plate,
+                    "zone": zone.name,
+                    "entered": f"{timezone.localtime(entered):%m-%d %H:%M}",
+                }
+                self.raise_(
+                    self.settings(T.VEHICLE_OVERSTAY, zone), fact, zone, key, title,
+                    enterprise=host if host is not None else "zone",
+                    detail={"entered_at": entered.isoformat(), "allowed_until": limit.isoformat()},
+                    at=limit,
+                )  # fmt: skip
+                self.overstay_open.add(key)
+        # still inside but allowed longer now (the appointment was extended), or gone
+        # without an exit this processor saw: the condition is over
+        for key in [k for k in self.overstay_open if k not in over]:
+            self.overstay_open.discard(key)
+            note = (
+                _("Cleared: allowed to stay longer now.")
+                if key in inside
+                else _("Cleared: no longer inside.")
+            )
+            clear_alert(
+                type=T.VEHICLE_OVERSTAY, source_key=key, note=note, at=now, actor=self.actor
+            )
+
+    def check_silent(self, now: dt.datetime) -> None:
+        """A device not heard from (no heartbeat, no event) for its rule's number of
+        heartbeat intervals is silent; it clears when the device is heard again. A device
+        is judged only once the check has run that long (a restarted platform first gives
+        every device the time to report)."""
+        silent = {}
+        for device, seen, heartbeat in DeviceLink.objects.filter(device__active=True).values_list(
+            "device_id", "last_seen", "last_heartbeat"
+        ):
+            info = self.devices.get(device)
+            heard = max((t for t in (seen, heartbeat) if t is not None), default=None)
+            if info is None or heard is None:
+                continue
+            zone = self.zones.get(info[2])
+            if zone is None:
+                continue
+            settings = self.settings(T.DEVICE_SILENT, zone)
+            if not settings.enabled:
+                continue
+            allowed = dt.timedelta(
+                seconds=info[3] * float(settings.thresholds.get("heartbeats", 3))
+            )
+            if now - heard > allowed and now - self.first_check >= allowed:
+                silent[device] = (heard, zone, settings)
+        keys = {
+            device: f"device:{self.devices[device][0]}:since:{heard:%Y%m%dT%H%M%SZ}"
+            for device, (heard, _z, _s) in silent.items()
+        }
+        done = set()
+        if keys:
+            done = set(
+                Alert.objects.filter(
+                    type=T.DEVICE_SILENT, source_key__in=list(keys.values())
+                ).values_list("source_key", flat=True)
+            )
+        for device, (heard, zone, settings) in silent.items():
+            if keys[device] in done:
+                continue
+            name = self.devices[device][1]
+            title = _("Device silent: %(device)s at %(zone)s since %(heard)s") % {
+                "device": name,
+                "zone": zone.name,
+                "heard": f"{timezone.localtime(heard):%m-%d %H:%M}",
+            }
+            fact = {"kind": "silent", "credential": "", "event_time": now}
+            self.raise_(
+                settings, fact, zone, keys[device], title,
+                device=device, detail={"last_heard": heard.isoformat()}, at=now,
+            )  # fmt: skip
+        heard_again = (
+            Alert.objects.filter(type=T.DEVICE_SILENT, state__in=OPEN)
+            .exclude(device_id__in=list(silent))
+            .values_list("source_key", "device__link__last_seen")
+        )
+        for key, seen in list(heard_again):
+            local = timezone.localtime(seen) if seen else None
+            note = (
+                _("Cleared: heard again at %(time)s.") % {"time": f"{local:%Y-%m-%d %H:%M}"}
+                if local
+                else _("Cleared: the device is no longer watched.")
+            )
+            clear_alert(
+                type=T.DEVICE_SILENT, source_key=key, note=note, at=seen or now, actor=self.actor
+            )
+
+    def check_exits(self, now: dt.datetime, since: dt.datetime | None) -> None:
+        """Exits without an entry whose hold time has passed and whose entry did not come
+        late: anti-passback, if the subject was seen in the zone before (the first exit
+        of someone never seen there was inside before the platform knew)."""
+        upper = now - self.exit_hold
+        # the first check looks back a day (a new processor does not judge the whole log)
+        lower = (since - self.exit_hold) if since is not None else upper - dt.timedelta(days=1)
+        if lower >= upper:
+            return
+        due = list(
+            Presence.objects.filter(
+                exit_first=True, entered_at__isnull=True, left_at__gt=lower, left_at__lte=upper
+            )
+            .order_by("left_at", "pk")
+            .values_list(
+                "pk", "subject_kind", "person_id", "vehicle_id", "method", "credential",
+                "zone_id", "left_at", "exit_passage_id",
+            )
+        )  # fmt: skip
+        if not due:
+            return
+        subjects = Q(pk__in=[])
+        people = {r[2] for r in due if r[2]}
+        vehicles = {r[3] for r in due if r[3]}
+        credentials = {r[5] for r in due if r[1] == SubjectKind.UNKNOWN and r[5]}
+        if people:
+            subjects |= Q(person_id__in=people)
+        if vehicles:
+            subjects |= Q(vehicle_id__in=vehicles)
+        if credentials:
+            subjects |= Q(subject_kind=SubjectKind.UNKNOWN, credential__in=credentials)
+        first_seen = {}  # (subject, zone) → the first presence row
+        for pk, kind, person, vehicle, credential, zone in (
+            Presence.objects.filter(subjects, zone_id__in={r[6] for r in due})
+            .order_by("pk")
+            .values_list("pk", "subject_kind", "person_id", "vehicle_id", "credential", "zone_id")
+        ):
+            first_seen.setdefault((kind, person or vehicle or credential, zone), pk)
+        for pk, kind, person, vehicle, method, credential, zone_id, left, passage in due:
+            zone = self.zones.get(zone_id)
+            subject = person or vehicle or credential
+            if zone is None or first_seen.get((kind, subject, zone_id), pk) >= pk:
+                continue  # never seen here before this exit
+            fact = {
+                "kind": EXIT_WITHOUT_ENTRY, "subject": kind, "subject_id": person or vehicle,
+                "method": method, "credential": credential, "passage_id": passage,
+                "passage_zone_id": None, "zone_id": zone_id, "event_time": left,
+                "history": True,
+            }  # fmt: skip
+            self.antipassback(fact, zone)
+
+    def check_missing_exits(self, now: dt.datetime, processor) -> None:
+        """Entry without exit: a registered person still inside with no passage anywhere
+        for longer than the anti-passback rule allows — ``outside_hours`` when the person
+        is in no zone deeper than the park ring (not at work, at a meal or at home: people
+        do not stay hours in the open park), ``max_stay_hours`` otherwise. The exit was
+        never recorded (a tailgate, a door held open). Residents are at home in their home
+        zone and the zones around it. One alert per person and stay, for the outermost
+        zone (the one entered first)."""
+        stays = defaultdict(list)  # person → its open stays
+        for kind, pid, _m, _c, zone_id, entered, entry_pid, last in processor.open_stays():
+            zone = self.zones.get(zone_id)
+            if kind == SubjectKind.PERSON and entered is not None and zone is not None:
+                stays[pid].append((entered, zone, entry_pid, last))
+        candidates = {}  # person → (entered, zone, entry passage, overdue since)
+        for pid, open_stays in stays.items():
+            entered, zone, entry_pid, last = min(open_stays, key=lambda s: s[0])
+            home = self.zones.get(self.people.get(pid, (None, None))[1])
+            if home is not None and zone.pk in home.chain:
+                continue  # at home
+            settings = self.settings(T.ANTIPASSBACK, zone)
+            if not settings.enabled:
+                continue
+            deepest = max(open_stays, key=lambda s: len(s[1].chain))[1]
+            key = "outside_hours" if deepest.ring in OPEN_RINGS else "max_stay_hours"
+            hours = settings.thresholds.get(key)
+            if not hours:
+                continue
+            overdue = last + dt.timedelta(hours=float(hours))
+            if now > overdue:
+                candidates[pid] = (entered, zone, entry_pid, overdue)
+        if not candidates:
+            return
+        keys = {
+            pid: f"person:{pid}:zone:{zone.pk}:entered:{entry_pid}"
+            for pid, (_e, zone, entry_pid, _o) in candidates.items()
+        }
+        done = set(
+            Alert.objects.filter(
+                type=T.ANTIPASSBACK, source_key__in=list(keys.values())
+            ).values_list("source_key", flat=True)
+        )
+        for pid, (entered, zone, entry_pid, overdue) in candidates.items():
+            if keys[pid] in done:
+                continue
+            fact = {
+                "kind": "entry_without_exit", "subject": SubjectKind.PERSON, "subject_id": pid,
+                "method": None, "credential": "", "passage_id": entry_pid,
+                "passage_zone_id": None, "zone_id": zone.pk, "event_time": overdue,
+            }  # fmt: skip
+            title = _("Entry without exit: %(subject)s in %(zone)s since %(entered)s") % {
+                "subject": self.subject_name(fact),
+                "zone": zone.name,
+                "entered": f"{timezone.localtime(entered):%m-%d %H:%M}",
+            }
+            self.raise_(
+                self.settings(T.ANTIPASSBACK, zone), fact, zone, keys[pid], title,
+                detail={"entered_at": entered.isoformat()}, at=overdue,
+            )  # fmt: skip

@@ -144,6 +144,15 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    cleared_at = models.DateTimeField(
+        _("condition ended"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the platform saw the condition end (the vehicle left, the device was "
+            "heard again) and closed the alert by itself."
+        ),
+    )
 
     objects = ScopedQuerySet.as_manager()
     scope = Scope(station="station", enterprise="enterprise")
@@ -293,7 +302,84 @@ class Rule(models.Model):
             place = getattr(self, name) if getattr(self, f"{name}_id") else None
             if place is not None and owner(place) != station:
                 errors[name] = _("Not in this station's jurisdiction.")
+        if not errors:
+            errors.update(self._place_errors())
         if not isinstance(self.thresholds, dict):
             errors["thresholds"] = _("Thresholds are a JSON object.")
+        else:
+            problems = self.threshold_errors()
+            if problems:
+                errors["thresholds"] = problems
         if errors:
             raise ValidationError(errors)
+
+    def _place_errors(self) -> dict:
+        """The places of a row must nest: the row is found by its zone first, then its
+        enterprise, then its park (``rules.RuleBook``), so an enterprise's row may not name
+        a zone or park that is not the enterprise's."""
+        errors = {}
+        if self.enterprise_id and self.zone_id and self.zone.enterprise_id != self.enterprise_id:
+            errors["zone"] = _("The zone does not belong to this enterprise.")
+        elif self.zone_id and self.park_id and self.zone.park_id != self.park_id:
+            errors["zone"] = _("The zone is in another park.")
+        if self.enterprise_id and self.park_id and self.enterprise.park_id != self.park_id:
+            errors["park"] = _("The enterprise is in another park.")
+        return errors
+
+    def threshold_errors(self) -> list[str]:
+        """What is wrong with ``thresholds`` for the row's type: every key must be one of
+        the type's defaults (``rules.DEFAULTS``), numbers positive, lists and maps of the
+        default's kind."""
+        import math
+
+        from anyuan.alerts.rules import DEFAULTS  # rules.py imports this module
+        from anyuan.registry.models import Ring
+
+        default = DEFAULTS.get(self.type)
+        if default is None:
+            return []  # an unknown type is the type field's own error
+        allowed = default.thresholds
+        found = []
+        for key, value in self.thresholds.items():
+            name = str(key)[:40]
+            if key not in allowed:
+                if allowed:
+                    found.append(
+                        _("Unknown threshold “%(key)s”; this type has: %(known)s.")
+                        % {"key": name, "known": ", ".join(sorted(allowed))}
+                    )
+                else:
+                    found.append(
+                        _("This type has no thresholds; remove “%(key)s”.") % {"key": name}
+                    )
+                continue
+            expected = allowed[key]
+            if isinstance(expected, int | float) and not isinstance(expected, bool):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not math.isfinite(value)
+                    or value <= 0
+                ):
+                    found.append(_("“%(key)s” must be a positive number.") % {"key": name})
+            elif key == "rings":
+                if not isinstance(value, list) or any(v not in Ring.values for v in value):
+                    found.append(
+                        _("“%(key)s” must be a list of rings: %(known)s.")
+                        % {"key": name, "known": ", ".join(Ring.values)}
+                    )
+            elif key == "ring_severity":
+                if not isinstance(value, dict) or any(
+                    k not in Ring.values or v not in Alert.Severity.values for k, v in value.items()
+                ):
+                    found.append(
+                        _("“%(key)s” must map rings (%(rings)s) to severities (%(severities)s).")
+                        % {
+                            "key": name,
+                            "rings": ", ".join(Ring.values),
+                            "severities": ", ".join(Alert.Severity.values),
+                        }
+                    )
+            elif not isinstance(value, type(expected)):
+                found.append(_("“%(key)s” has the wrong kind of value.") % {"key": name})
+        return found

@@ -46,9 +46,11 @@ def in_window(t: dt.time, start: dt.time | None, end: dt.time | None) -> bool:
     return t >= start or t < end
 
 
-# The defaults when no Rule row applies. after_hours: the schedule is the *allowed* time
-# (06:00–22:00 every day); an entry into a ring of ``rings`` outside it raises an alert,
-# with the severity of ``ring_severity`` unless a rule row sets one.
+# The defaults when no Rule row applies. after_hours: an entry into a ring of ``rings``
+# outside the allowed time raises an alert, with the severity of ``ring_severity`` unless
+# a rule row sets one. The allowed time is the rule's schedule where a row sets one (for
+# everybody), else the hours of the person's authorisation for the zone (a day-only firm's
+# workshop, a finance room on weekdays 08:00–18:00).
 DEFAULTS: dict[str, Settings] = {
     T.STRANGER: Settings(T.STRANGER, True, S.HIGH),
     T.UNAUTHORISED_ZONE: Settings(T.UNAUTHORISED_ZONE, True, S.HIGH),
@@ -61,16 +63,20 @@ DEFAULTS: dict[str, Settings] = {
             "rings": ["production", "core"],
             "ring_severity": {"production": "medium", "core": "high"},
         },
-        ALL_DAYS,
-        dt.time(6, 0),
-        dt.time(22, 0),
     ),
-    T.ANTIPASSBACK: Settings(T.ANTIPASSBACK, True, S.LOW),
+    # entry without exit: a person inside with no passage anywhere for ``max_stay_hours``
+    # (``outside_hours`` when in no zone deeper than the park ring) left without an exit
+    T.ANTIPASSBACK: Settings(
+        T.ANTIPASSBACK, True, S.LOW, {"max_stay_hours": 16, "outside_hours": 3}
+    ),
     T.QUALIFICATION_MISSING: Settings(T.QUALIFICATION_MISSING, True, S.HIGH),
     T.QUALIFICATION_EXPIRED: Settings(T.QUALIFICATION_EXPIRED, True, S.HIGH),
     T.OVER_CAPACITY: Settings(T.OVER_CAPACITY, True, S.HIGH, {"factor": 1.0}),
-    # not evaluated yet (time-based, or from device alarms): listed so rows validate
-    T.VEHICLE_OVERSTAY: Settings(T.VEHICLE_OVERSTAY, True, S.MEDIUM, {"minutes": 240}),
+    # a visitor's car may stay until its allowed time (+ grace_minutes); an outside
+    # vehicle (unregistered, or a plate in no registry) ``minutes`` from its entry
+    T.VEHICLE_OVERSTAY: Settings(
+        T.VEHICLE_OVERSTAY, True, S.MEDIUM, {"minutes": 240, "grace_minutes": 0}
+    ),
     T.DEVICE_SILENT: Settings(T.DEVICE_SILENT, True, S.MEDIUM, {"heartbeats": 3}),
     T.OBJECT_MISSING: Settings(T.OBJECT_MISSING, True, S.HIGH),
     T.INTRUSION: Settings(T.INTRUSION, True, S.HIGH),

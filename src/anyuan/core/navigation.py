@@ -6,12 +6,13 @@ from django.utils.translation import gettext_lazy as _
 
 from anyuan.core.roles import VIEW, user_can
 
-# (section title, [(model label, url name)])
+# (section title, [(model label, url name[, title — default: the model's plural name])])
 SECTIONS = [
     (
         _("Alerts"),
         [
             ("alerts.alert", "alerts:alert-list"),
+            ("alerts.rule", "alerts:rule-list"),
         ],
     ),
     (
@@ -38,6 +39,8 @@ SECTIONS = [
             ("registry.device", "registry:device-list"),
             ("events.passage", "events:passage-list"),
             ("events.devicealarm", "events:devicealarm-list"),
+            ("events.presence", "events:occupancy", _("Occupancy and muster lists")),
+            ("events.presence", "events:trajectory", _("Trajectories")),
         ],
     ),
     (
@@ -74,10 +77,15 @@ def menu_for(user):
     menu = []
     for title, entries in SECTIONS:
         items = []
-        for label, url_name in entries:
+        for label, url_name, *title in entries:
             model = apps.get_model(label)
             if user_can(user, model, VIEW):
-                items.append({"title": model._meta.verbose_name_plural, "url": reverse(url_name)})
+                items.append(
+                    {
+                        "title": title[0] if title else model._meta.verbose_name_plural,
+                        "url": reverse(url_name),
+                    }
+                )
         if items:
             menu.append({"title": title, "items": items})
     return menu

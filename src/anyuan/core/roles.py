@@ -40,8 +40,12 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "events.passage": frozenset({VIEW, EXPORT}),
         "events.devicealarm": frozenset({VIEW, EXPORT}),
         "events.devicelink": READ,
+        # presences are kept by the processor; the muster list is exported (audited)
+        "events.presence": frozenset({VIEW, EXPORT}),
         # alerts are raised by the platform; people acknowledge, dispatch and resolve
         "alerts.alert": frozenset({VIEW, CHANGE, EXPORT}),
+        "live.livemessage": READ,  # live push: notifications of their scope
+        "alerts.rule": EDIT,
     },
     Role.POLICE_OFFICER: {
         "*": READ,
@@ -51,7 +55,10 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.vehicle": frozenset({VIEW, ADD, CHANGE}),
         "registry.informant": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE, REVEAL}),
+        "events.presence": frozenset({VIEW, EXPORT}),
         "alerts.alert": frozenset({VIEW, CHANGE}),
+        "live.livemessage": READ,
+        "alerts.rule": READ,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,
@@ -68,7 +75,11 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.accessgroup": EDIT,
         "registry.authorisation": EDIT,
         "registry.watchlistentry": EDIT | {REVEAL},
+        "events.presence": READ,
         "alerts.alert": frozenset({VIEW, CHANGE}),
+        "live.livemessage": READ,
+        # the enterprise's own rule rows (Rule.scope: enterprise); not station/park-wide ones
+        "alerts.rule": EDIT,
         "accounts.user": EDIT,
         "accounts.apitoken": EDIT,
         "core.auditentry": NONE,
@@ -80,7 +91,10 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.authorisation": EDIT,
         "registry.accessgroup": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE}),
+        "events.presence": READ,
         "alerts.alert": frozenset({VIEW, CHANGE}),
+        "live.livemessage": READ,
+        "alerts.rule": READ,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,

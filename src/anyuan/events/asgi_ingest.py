@@ -43,6 +43,7 @@ from anyuan.events.ingest import (  # noqa: E402
     prepare,
     too_large,
 )
+from anyuan.live.stream import is_live, live_app  # noqa: E402
 
 log = logging.getLogger("anyuan.events")
 
@@ -272,7 +273,8 @@ def is_ingest(scope) -> bool:
 
 
 class Dispatcher:
-    """Ingestion to the lean route, everything else to Django; handles ASGI lifespan."""
+    """Ingestion to the lean route, the live event stream (``GET /live/events``) to
+    :mod:`anyuan.live.stream`, everything else to Django; handles ASGI lifespan."""
 
     def __init__(self, ingest: IngestApp, django_app):
         self.ingest = ingest
@@ -283,6 +285,8 @@ class Dispatcher:
             await self._lifespan(receive, send)
         elif is_ingest(scope):
             await self.ingest(scope, receive, send)
+        elif is_live(scope):
+            await live_app(scope, receive, send)
         else:
             await self.django(scope, receive, send)
 
@@ -295,6 +299,7 @@ class Dispatcher:
                     run.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await live_app.shutdown()
                 if isinstance(run, Committer):
                     await asyncio.get_running_loop().run_in_executor(None, run.stop)
                 await send({"type": "lifespan.shutdown.complete"})

@@ -235,11 +235,19 @@ class Presence(models.Model):
 
 
 class ProcessorCheckpoint(models.Model):
-    """How far a processor has read the passage log: one row per processor name, saved in
-    the same transaction as the writes of the batch it ends."""
+    """How far a processor has read the passage and alarm logs (and how far its time-based
+    rules have run): one row per processor name, saved in the same transaction as the
+    writes of the batch or check it ends."""
 
     name = models.CharField(_("name"), max_length=64, unique=True)
     last_passage_id = models.BigIntegerField(_("last passage id"), default=0)
+    last_alarm_id = models.BigIntegerField(_("last device alarm id"), default=0)
+    checked_until = models.DateTimeField(
+        _("time-based rules checked until"),
+        null=True,
+        blank=True,
+        help_text=_("The time up to which the time-based rules (overstay, exits) have run."),
+    )
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = ScopedQuerySet.as_manager()

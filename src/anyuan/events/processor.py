@@ -16,8 +16,10 @@ For every passage, in log (id) order:
    out-of-order events).
 
 Every passage yields *facts* (``entry``, ``exit``, ``stranger``, ``double_entry``,
-``exit_without_entry``, ``late_entry``): dicts a rules engine consumes through the
-``on_facts`` hook, called inside the batch's transaction.
+``exit_without_entry``, ``late_entry``), and every device alarm (tailed by id from its own
+log) an ``alarm`` fact: dicts a rules engine consumes through the ``on_facts`` hook,
+called inside the batch's transaction. :meth:`Processor.check` runs the time-based rules
+of the hook (``on_facts.check``) and saves how far they ran.
 
 Passages are read in batches (``values_list``, ordered by id); new presences are
 bulk-created, closed ones bulk-updated, and the checkpoint is saved in the same
@@ -34,15 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
-from anyuan.events.models import Passage, Presence, ProcessorCheckpoint, SubjectKind
+from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint, SubjectKind
+from anyuan.live import actions as live
 from anyuan.registry.models import Person, Vehicle, Zone
 
 DEFAULT_NAME = "presence"
 DEFAULT_BATCH = 5000
 
-ENTRY, EXIT, STRANGER = "entry", "exit", "stranger"
+ENTRY, EXIT, STRANGER, ALARM = "entry", "exit", "stranger", "alarm"
 DOUBLE_ENTRY, EXIT_WITHOUT_ENTRY, LATE_ENTRY = "double_entry", "exit_without_entry", "late_entry"
 
 _AMBIGUOUS = -1  # an employee number held by several people of one station
@@ -195,10 +198,12 @@ def _update(stays: list[_Stay]) -> None:
 
 @dataclass
 class BatchResult:
-    processed: int
+    processed: int  # passages
     last_passage_id: int
     lag_s: float | None  # platform clock minus the received time of the batch's last passage
     facts: list
+    more: bool = False  # a full batch was read: there may be more waiting
+    alarms: int = 0  # device alarms
 
 
 class Processor:
@@ -206,6 +211,8 @@ class Processor:
 
     ``on_facts(facts)`` is called inside each batch's transaction: what a rules engine
     writes there commits (or is lost) together with the presences and the checkpoint.
+    ``on_facts.check(now, processor, since)``, if the hook has it, runs the time-based
+    rules from :meth:`check`, in a transaction that also saves how far they ran.
     """
 
     def __init__(
@@ -225,6 +232,8 @@ class Processor:
         """(Re)load everything from the database: checkpoint, registry, open presences."""
         checkpoint, _ = ProcessorCheckpoint.objects.get_or_create(name=self.name)
         self.last_passage_id = checkpoint.last_passage_id
+        self.last_alarm_id = checkpoint.last_alarm_id
+        self.checked_until = checkpoint.checked_until
         self.registry = Registry()
         self._refreshed = time.monotonic()
         self.open: dict[tuple, _Stay] = {}  # (subject key, zone) → open presence
@@ -257,6 +266,24 @@ class Processor:
                 stay = _Stay(kind, person or vehicle, method, cred, zone, entered, ein, left, eout, first, pk)  # fmt: skip
                 target[(_subject_key(kind, stay.subject_id, method, cred), zone)] = stay
         self.occupancy = Counter(zone for _key, zone in self.open)
+        # subject → the time of its latest passage; after a restart, of its latest entry or
+        # exit among the presences since the earliest open one began
+        self.last_activity: dict[tuple, dt.datetime] = {}
+        entered = [s.entered_at for s in self.open.values() if s.entered_at is not None]
+        if entered:
+            recent = (
+                Presence.objects.filter(Q(left_at__isnull=True) | Q(left_at__gte=min(entered)))
+                .values_list("subject_kind", "person_id", "vehicle_id", "method", "credential")
+                .annotate(entered=Max("entered_at"), left=Max("left_at"))
+                .order_by()
+            )
+            for kind, person, vehicle, method, cred, last_in, last_out in recent:
+                times = [t for t in (last_in, last_out) if t is not None]
+                if not times:
+                    continue
+                subject = _subject_key(kind, person or vehicle, method, cred)
+                seen = self.last_activity.get(subject)
+                self.last_activity[subject] = max(times + ([seen] if seen else []))
 
     # --- one passage -----------------------------------------------------------------
 
@@ -273,7 +300,11 @@ class Processor:
             facts.append({**fact, "kind": STRANGER})
             if not credential:
                 return
-        key = (_subject_key(kind, subject_id, method, credential), zone)
+        subject = _subject_key(kind, subject_id, method, credential)
+        seen = self.last_activity.get(subject)
+        if seen is None or event_time > seen:
+            self.last_activity[subject] = event_time
+        key = (subject, zone)
         current = self.open.get(key)
         if direction == "in":
             earlier_exit = self.exits_first.get(key)
@@ -301,7 +332,14 @@ class Processor:
             del self.open[key]
             self.occupancy[zone] -= 1
             touched[id(current)] = current
-            facts.append({**fact, "kind": EXIT, "entered_at": current.entered_at})
+            facts.append(
+                {
+                    **fact,
+                    "kind": EXIT,
+                    "entered_at": current.entered_at,
+                    "entry_passage_id": current.entry_passage_id,
+                }
+            )
             return
         # no open stay, or the open one began after this exit: an exit of an earlier stay
         stay = _Stay(kind, subject_id, method, credential, zone, None, None, event_time, pid, True)
@@ -314,7 +352,8 @@ class Processor:
     # --- batches ---------------------------------------------------------------------
 
     def process_batch(self) -> BatchResult:
-        """Process up to ``batch`` passages after the checkpoint, in one transaction."""
+        """Process up to ``batch`` passages and ``batch`` device alarms after the
+        checkpoint, in one transaction."""
         if time.monotonic() - self._refreshed >= self.refresh_seconds:
             self.registry.refresh_if_changed()
             self._refreshed = time.monotonic()
@@ -325,14 +364,27 @@ class Processor:
                 : self.batch
             ]
         )
-        if not passages:
+        alarms = list(
+            DeviceAlarm.objects.filter(pk__gt=self.last_alarm_id)
+            .order_by("pk")
+            .values_list("pk", "device_id", "zone_id", "kind", "state", "event_time")[: self.batch]
+        )
+        if not passages and not alarms:
             return BatchResult(0, self.last_passage_id, None, [])
         touched: dict[int, _Stay] = {}
         facts: list[dict] = []
+        last = passages[-1][0] if passages else self.last_passage_id
+        last_alarm = alarms[-1][0] if alarms else self.last_alarm_id
         try:
             for passage in passages:
                 self._apply(passage, touched, facts)
-            last = passages[-1][0]
+            for pk, device, zone, kind, state, event_time in alarms:
+                facts.append(
+                    {
+                        "kind": ALARM, "alarm_id": pk, "device_id": device, "zone_id": zone,
+                        "alarm_kind": kind, "state": state, "event_time": event_time,
+                    }
+                )  # fmt: skip
             with transaction.atomic():
                 stays = list(touched.values())
                 _update([s for s in stays if s.pk is not None])
@@ -342,16 +394,41 @@ class Processor:
                     stay.pk = row.pk
                 if self.on_facts is not None:
                     self.on_facts(facts)
-                ProcessorCheckpoint.objects.filter(name=self.name).update(last_passage_id=last)
+                self._publish_occupancy(facts)
+                ProcessorCheckpoint.objects.filter(name=self.name).update(
+                    last_passage_id=last, last_alarm_id=last_alarm
+                )
         except BaseException:
             # memory ran ahead of the database: start again from the checkpoint
             with contextlib.suppress(Exception):  # the first error is the one to report
                 self.reset()
             raise
-        self.last_passage_id = last
-        received = Passage.objects.filter(pk=last).values_list("received_time", flat=True).first()
-        lag = (dt.datetime.now(dt.UTC) - received).total_seconds() if received else None
-        return BatchResult(len(passages), last, lag, facts)
+        self.last_passage_id, self.last_alarm_id = last, last_alarm
+        lag = None
+        if passages:
+            received = (
+                Passage.objects.filter(pk=last).values_list("received_time", flat=True).first()
+            )
+            lag = (dt.datetime.now(dt.UTC) - received).total_seconds() if received else None
+        more = len(passages) >= self.batch or len(alarms) >= self.batch
+        return BatchResult(len(passages), last, lag, facts, more, len(alarms))
+
+    def _publish_occupancy(self, facts: list[dict]) -> None:
+        """One live message per (station, owner enterprise) with the new counts of the zones
+        this batch entered or left, in the batch's transaction (``anyuan.live``)."""
+        changed = {f["zone_id"] for f in facts if f["kind"] in (ENTRY, EXIT)}
+        if not changed:
+            return
+        groups: dict[tuple, dict] = {}
+        for zone in changed:
+            place = (self.registry.zone_station.get(zone), self.registry.zone_enterprise.get(zone))
+            if place[0] is not None:
+                groups.setdefault(place, {})[str(zone)] = self.occupancy[zone]
+        at = max(f["event_time"] for f in facts if f["kind"] in (ENTRY, EXIT)).isoformat()
+        for (station, enterprise), zones in groups.items():
+            live.publish(
+                "occupancy", {"zones": zones, "at": at}, station=station, enterprise=enterprise
+            )
 
     def run_once(self) -> int:
         """Process everything there is now; the number of passages processed."""
@@ -359,8 +436,36 @@ class Processor:
         while True:
             result = self.process_batch()
             total += result.processed
-            if result.processed < self.batch:
+            if not result.more:
                 return total
+
+    def check(self, now: dt.datetime | None = None) -> None:
+        """Run the time-based rules (overstay, silent devices, exits left without an
+        entry) as of ``now`` — the platform clock by default, the simulated clock in a
+        replay. Call it when the log is caught up: a backlog still holds the exits and
+        heartbeats that would have ended the conditions."""
+        now = now or dt.datetime.now(dt.UTC)
+        check = getattr(self.on_facts, "check", None)
+        try:
+            with transaction.atomic():
+                if check is not None:
+                    check(now, self, self.checked_until)
+                ProcessorCheckpoint.objects.filter(name=self.name).update(checked_until=now)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.reset()
+            raise
+        self.checked_until = now
+
+    def open_stays(self):
+        """The open presences in memory: ``(subject kind, subject id, method, credential,
+        zone, entered_at, entry passage id, the subject's latest passage time)`` each."""
+        for (subject, _zone), stay in self.open.items():
+            yield (
+                stay.subject_kind, stay.subject_id, stay.method, stay.credential,
+                stay.zone_id, stay.entered_at, stay.entry_passage_id,
+                self.last_activity.get(subject, stay.entered_at),
+            )  # fmt: skip
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -1,6 +1,9 @@
+from django.urls import path
+
 from anyuan.core import views as generic
 from anyuan.events import views
 from anyuan.events.models import DeviceAlarm, Passage
+from anyuan.registry.models import Person, Vehicle, Zone
 
 app_name = "events"
 
@@ -13,5 +16,20 @@ urlpatterns = [
         DeviceAlarm,
         list_view=views.DeviceAlarmListView,
         detail_view=views.EventDetailView,
+    ),
+    # who is inside now (occupancy, muster lists) and where someone has been
+    path("occupancy/", views.OccupancyView.as_view(), name="occupancy"),
+    path("muster/<int:pk>/", views.MusterView.as_view(model=Zone), name="muster"),
+    path("muster/<int:pk>/csv/", views.MusterCsvView.as_view(model=Zone), name="muster-csv"),
+    path("trajectory/", views.TrajectorySearchView.as_view(), name="trajectory"),
+    path(
+        "trajectory/person/<int:pk>/",
+        views.TrajectoryView.as_view(model=Person, kind="person"),
+        name="trajectory-person",
+    ),
+    path(
+        "trajectory/vehicle/<int:pk>/",
+        views.TrajectoryView.as_view(model=Vehicle, kind="vehicle"),
+        name="trajectory-vehicle",
     ),
 ]

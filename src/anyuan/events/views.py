@@ -1,9 +1,27 @@
-"""Pages of the event log: passages and device alarms, newest event time first.
+"""Pages of the event log: passages and device alarms, newest event time first; and of
+what the processor keeps from it: who is inside each zone now (occupancy, the muster
+list and its CSV export) and a person's or vehicle's trajectory.
 
-The log is read-only for everyone: rows come only from devices (see ``actions.py``).
+The log is read-only for everyone: rows come only from devices (see ``actions.py``). The
+presence pages use the query functions of ``api.py`` (scoped, set-based).
 """
 
+from django import forms
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from ninja.errors import ValidationError
+
 from anyuan.core import views as generic
+from anyuan.core.roles import EXPORT, VIEW, user_can
+from anyuan.events import api
+from anyuan.events.models import Direction, Method, Presence, SubjectKind
+from anyuan.registry.models import Person, Vehicle, Zone
 
 
 class PassageListView(generic.ObjectListView):
@@ -22,3 +40,211 @@ class DeviceAlarmListView(generic.ObjectListView):
 
 class EventDetailView(generic.ObjectDetailView):
     url_namespace = "events"
+
+
+# --- presences: occupancy, muster lists, trajectories ----------------------------------------
+
+
+class PresencePage(LoginRequiredMixin, View):
+    """A page built on presences: signed in, and presences may be viewed at all."""
+
+    model = None  # what the id in the address is (the scoping test reads it)
+    action = VIEW
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            api.require(request.user, self.action)
+        return super().dispatch(request, *args, **kwargs)
+
+
+SUBJECT_LABELS = dict(SubjectKind.choices)
+
+
+class OccupancyView(PresencePage):
+    """Every zone in reach with who is inside now; each leads to its muster list."""
+
+    model = Presence
+    template_name = "events/occupancy.html"
+
+    def get(self, request, *args, **kwargs):
+        zones, _totals = api.occupancy_rows(request.user, "")
+        return render(
+            request,
+            self.template_name,
+            {"zones": zones, "inside": sum(z["inside"] for z in zones), "at": timezone.now()},
+        )
+
+
+class MusterView(PresencePage):
+    """A zone's muster list: who is inside it or a zone below it now, the counts per
+    sub-zone, and the CSV download. With htmx the panel reloads itself every 30 s."""
+
+    model = Zone
+    template_name = "events/muster.html"
+    panel_template_name = "events/_muster_panel.html"
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        zone = api.visible_zone(user, self.kwargs["pk"])
+        zones, totals = api.occupancy_rows(user, zone.path)
+        rows = api.muster_values(user, zone)
+        for z in zones:
+            z["indent"] = z["depth"] - zone.depth
+        for r in rows:
+            r["subject_label"] = SUBJECT_LABELS.get(r["subject_kind"], r["subject_kind"])
+        this = next((z for z in zones if z["id"] == zone.pk), None)
+        context = {
+            "zone": zone,
+            "zone_url": zone.get_absolute_url(),
+            "capacity": this["capacity"] if this else None,
+            "inside": totals[zone.pk],
+            "sub_zones": [z for z in zones if z["id"] != zone.pk],
+            "depth": zone.depth,
+            "rows": rows,
+            "at": timezone.now(),
+            "csv_url": reverse("events:muster-csv", args=[zone.pk])
+            if user_can(user, Presence, EXPORT)
+            else None,
+            "panel_url": request.path,
+        }
+        template = self.panel_template_name if generic.is_htmx(request) else self.template_name
+        response = render(request, template, context)
+        add_never_cache_headers(response)
+        return response
+
+
+class MusterCsvView(PresencePage):
+    """The muster list as CSV: an export (permission checked, audited)."""
+
+    model = Zone
+
+    def get(self, request, *args, **kwargs):
+        zone = api.visible_zone(request.user, self.kwargs["pk"])
+        response = api.muster_csv(request.user, zone, remote_addr=generic.client_ip(request))
+        add_never_cache_headers(response)
+        return response
+
+
+class WindowForm(forms.Form):
+    from_ = forms.DateTimeField(
+        label=gettext_lazy("From"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    to = forms.DateTimeField(
+        label=gettext_lazy("To"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def add_prefix(self, field_name):
+        # the address says from= and to=, like the API ("from" is no Python name)
+        return "from" if field_name == "from_" else super().add_prefix(field_name)
+
+    def _check(self, name):
+        try:
+            return api.aware(self.cleaned_data.get(name))
+        except ValueError as e:
+            raise forms.ValidationError(str(e)) from None
+
+    def clean_from_(self):
+        return self._check("from_")
+
+    def clean_to(self):
+        return self._check("to")
+
+
+def local_input(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+class TrajectoryView(PresencePage):
+    """A person's or vehicle's presences and passages in a time window (default: the last
+    24 hours, at most 31 days)."""
+
+    model = Person
+    kind = "person"
+    template_name = "events/trajectory.html"
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        subject, passages_of = api.subject_of(user, self.kind, self.kwargs["pk"])
+        form = WindowForm(request.GET)
+        result, status = None, 200
+        if form.is_valid():
+            try:
+                start, end = api.window(form.cleaned_data["from_"], form.cleaned_data["to"])
+            except ValidationError as e:
+                for err in e.errors:
+                    field = "from_" if err["loc"][-1] == "from" else "to"
+                    form.add_error(field, err["msg"])
+            else:
+                result = api.trajectory(user, subject, passages_of, start, end)
+                form = WindowForm({"from": local_input(start), "to": local_input(end)})
+                form.is_valid()
+        if not form.is_valid():
+            status = 400
+        if result is not None:
+            for item in result["items"]:
+                item["direction_label"] = DIRECTION_LABELS.get(item["direction"], "")
+                item["method_label"] = METHOD_LABELS.get(item["method"], item["method"])
+        model = Person if self.kind == "person" else Vehicle
+        subject_url = reverse(f"registry:{model._meta.model_name}-detail", args=[subject["id"]])
+        return render(
+            request,
+            self.template_name,
+            {
+                "subject": subject,
+                "subject_url": subject_url,
+                "kind_label": model._meta.verbose_name,
+                "form": form,
+                "result": result,
+                "limit": api.TRAJECTORY_LIMIT,
+            },
+            status=status,
+        )
+
+
+DIRECTION_LABELS = dict(Direction.choices)
+METHOD_LABELS = dict(Method.choices)
+
+
+class TrajectorySearchView(PresencePage):
+    """Find the person (by name) or vehicle (by plate) whose trajectory to show."""
+
+    model = Presence
+    template_name = "events/trajectory_search.html"
+    shown = 20
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        q = (request.GET.get("q") or "").strip()[:100]
+        error = None
+        people, vehicles = [], []
+        if "\x00" in q:
+            q, error = "", _("Text may not contain NUL characters.")
+        if q:
+            people = list(
+                Person.objects.restrict(user, VIEW)
+                .filter(name__icontains=q)
+                .order_by("name", "pk")
+                .values("id", "name", "enterprise__name")[: self.shown + 1]
+            )
+            vehicles = list(
+                Vehicle.objects.restrict(user, VIEW)
+                .filter(plate__icontains=q.upper().replace(" ", "").replace("·", ""))
+                .order_by("plate", "pk")
+                .values("id", "plate", "enterprise__name")[: self.shown + 1]
+            )
+        return render(
+            request,
+            self.template_name,
+            {
+                "q": q,
+                "error": error,
+                "people": people[: self.shown],
+                "vehicles": vehicles[: self.shown],
+                "more": len(people) > self.shown or len(vehicles) > self.shown,
+            },
+            status=400 if error else 200,
+        )

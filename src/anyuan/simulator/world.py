@@ -644,7 +644,7 @@ class World:
         for k in range(s.former_on_watchlist):
             e = self.enterprises[k % len(self.enterprises)]
             p = self.parks[e.park]
-            first = len(cols["kind"])
+            first = sum(len(chunk) for chunk in cols["kind"])  # the row this person gets
             self._add_people(
                 rng, 1, EMPLOYEE, born=(start.year - 50, start.year - 20), ent=e.idx,
                 shift=np.full(1, DAY, dtype=np.int8), ws=np.array([e.workshops[0]]),

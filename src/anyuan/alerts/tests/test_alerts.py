@@ -370,6 +370,8 @@ def test_pages(alerts):
     assert response.status_code == 200
     text = response.content.decode()
     assert "OWN" in text and "NEIGHBOUR" not in text and "FOREIGN" not in text
+    # the queue reloads its table when the live push announces an alert
+    assert 'hx-trigger="anyuan:alert from:body' in text and 'id="object-table"' in text
     assert client.get(f"/alerts/{alerts.neighbour_alert.pk}/").status_code == 404
     response = client.post(f"/alerts/{alerts.neighbour_alert.pk}/", {"step": "acknowledge"})
     assert response.status_code == 404

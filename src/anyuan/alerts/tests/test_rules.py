@@ -89,8 +89,13 @@ def card(person):
     return person.card_number
 
 
-def run(**kwargs):
-    return Processor(on_facts=Evaluator(refresh_seconds=0), **kwargs).run_once()
+def run(check_at=None, **kwargs):
+    """Process the log, then run the time-based rules as of ``check_at`` (two hours after
+    DAY by default: exits without entry have waited out their hold time)."""
+    processor = Processor(on_facts=Evaluator(refresh_seconds=0), **kwargs)
+    total = processor.run_once()
+    processor.check(check_at or DAY + dt.timedelta(hours=2))
+    return total
 
 
 def alerts(type=None):
@@ -214,20 +219,64 @@ def test_watchlist_hits(site):
     assert person.enterprise is None  # the police list: not shown to the enterprise
     assert person.zone == site.workshop and person.detail["level"] == "alarm"
     assert face.credential == "F-X" and plate.credential == "浙A12345"
+    # a watchlisted face or plate in no registry is a watchlist hit, not also a stranger;
+    # a plate whose entry is inactive is a stranger
+    assert [a.credential for a in alerts(T.STRANGER)] == ["浙A99999"]
+
+
+def test_an_enterprise_watchlist_counts_in_its_zones_and_its_park_gates_only(site):
+    other = m.Enterprise.objects.create(
+        station=site.station, park=site.park, name="别家", credit_code=make_credit_code(9902)
+    )
+    elsewhere = m.Park.objects.create(station=site.station, name="别的园区")
+    far = m.Enterprise.objects.create(
+        station=site.station, park=elsewhere, name="远处", credit_code=make_credit_code(9903)
+    )
+    own = m.WatchlistEntry.objects.create(
+        station=site.station, enterprise=site.enterprise, kind="person", face_id="F-EX",
+        reason="former employee",
+    )  # fmt: skip
+    m.WatchlistEntry.objects.create(
+        station=site.station, enterprise=far, kind="person", face_id="F-EX", reason="r"
+    )
+    other_zone = m.Zone.objects.create(
+        park=site.park, parent=site.area, name="别家车间", ring="production", enterprise=other
+    )
+    site.devices[other_zone.pk] = m.Device.objects.create(
+        zone=other_zone, name="d", kind="gate", serial="R-other"
+    )
+    passage(site, site.gate, DAY, "in", "F-EX", method="face")  # its park's gate: yes
+    passage(site, other_zone, DAY, "in", "F-EX", method="face", minutes=1)  # another firm: no
+    run()
+    (hit,) = alerts(T.WATCHLIST_HIT)
+    assert hit.detail["watchlist_entry"] == own.pk and hit.enterprise == site.enterprise
+    assert hit.zone == site.area and hit.repeat_count == 1
+    # not on the list where the passage was: a stranger there
+    assert [a.zone for a in alerts(T.STRANGER)] == [other_zone]
 
 
 # --- after hours -----------------------------------------------------------------------
 
 
 def test_after_hours_entry_into_production_and_core(site):
-    passage(site, site.workshop, NIGHT, "in", card(site.alice))
-    passage(site, site.lab, NIGHT, "in", card(site.alice), minutes=1)
+    """Without a schedule on the rule, the allowed time is the authorisation's hours."""
+    frank = m.Person.objects.create(
+        station=site.station, enterprise=site.enterprise, name="frank", card_number="C-frank"
+    )
+    m.Qualification.objects.create(person=frank, type=site.hazchem)
+    m.Authorisation.objects.create(
+        zone=site.workshop, person=frank, time_from=dt.time(8), time_until=dt.time(18)
+    )
+    passage(site, site.workshop, NIGHT, "in", card(frank))
+    passage(site, site.lab, NIGHT, "in", card(frank), minutes=1)  # inside: the same hours
+    passage(site, site.workshop, DAY, "in", card(frank), minutes=2)  # in his hours: no
+    passage(site, site.workshop, NIGHT, "in", card(site.alice))  # at any hour: no
     passage(site, site.area, NIGHT, "in", card(site.bob))  # park ring: no
-    passage(site, site.workshop, DAY, "in", card(site.bob))  # daytime: no
     run()
     workshop, lab = alerts(T.AFTER_HOURS)
-    assert (workshop.zone, workshop.severity) == (site.workshop, "medium")
+    assert (workshop.zone, workshop.severity, workshop.person) == (site.workshop, "medium", frank)
     assert (lab.zone, lab.severity) == (site.lab, "high")
+    assert alerts(T.UNAUTHORISED_ZONE) == []  # allowed there, only not at this time
 
 
 # --- anti-passback ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 
-from anyuan.events.models import Passage, Presence, ProcessorCheckpoint
+from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint
 from anyuan.events.processor import Processor, muster, muster_rows, occupancy
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
@@ -22,7 +22,9 @@ def at(minutes: float) -> dt.datetime:
 @pytest.fixture
 def park(world):
     """A zone tree in the home park: area ← transit gate; building ← workshop, room."""
-    Passage.objects.all().delete()  # the world's sample passages are not part of these tests
+    # the world's sample passages and alarms are not part of these tests
+    Passage.objects.all().delete()
+    DeviceAlarm.objects.all().delete()
     home, own = world.home, world.own
     z = SimpleNamespace()
     z.area = Zone.objects.create(park=home.park, name="园区", ring="park", kind="area")
@@ -344,3 +346,18 @@ def test_command_once_and_muster_export(park, capsys):
     csv = capsys.readouterr().out.splitlines()
     assert csv[0].startswith("zone,subject,name")
     assert len(csv) == 2 and "Alice" in csv[1]
+
+
+def test_occupancy_changes_are_published_live_with_the_batch(park):
+    from anyuan.live.models import LiveMessage
+
+    passage(park, "workshop", 0, "in", "C-ALICE")
+    passage(park, "gate", 1, "in", "C-BOB")
+    Processor().run_once()
+    messages = {(m.station_id, m.enterprise_id): m.payload for m in LiveMessage.objects.all()}
+    workshop, area = str(park.workshop.pk), str(park.area.pk)
+    assert messages[(park.area.park.station_id, park.workshop.enterprise_id)]["zones"] == {
+        workshop: 1
+    }
+    assert messages[(park.area.park.station_id, None)]["zones"] == {area: 1}  # police only
+    assert all(m.topic == "occupancy" for m in LiveMessage.objects.all())

@@ -3,7 +3,9 @@ passage log (see ``docs/events.md``, "Processor").
 
 ``--once`` processes what is there and exits; otherwise it tails the log, polling every
 ``--poll`` seconds, and stops cleanly on SIGTERM or Ctrl+C (after the batch in hand is
-committed). ``--muster ZONE_ID`` prints the zone's muster list (who is inside it and the
+committed). When it has caught up with the log it runs the time-based rules (vehicle
+overstay, silent devices, exits left without an entry) every ``--check-every`` seconds.
+``--muster ZONE_ID`` prints the zone's muster list (who is inside it and the
 zones below it) as CSV and exits. The alert rules (``anyuan.alerts.evaluator``) are
 evaluated on the facts of every batch, in its transaction; ``--no-rules`` turns them off.
 """
@@ -23,6 +25,7 @@ from anyuan.events.processor import (
     Processor,
     muster_rows,
 )
+from anyuan.live import actions as live
 from anyuan.registry.models import Zone
 
 
@@ -36,6 +39,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--poll", type=float, default=1.0, help="seconds between polls when idle"
+        )
+        parser.add_argument(
+            "--check-every",
+            type=float,
+            default=5.0,
+            help="seconds between runs of the time-based rules (overstay, silent devices)",
         )
         parser.add_argument("--name", default=DEFAULT_NAME, help="the checkpoint's name")
         parser.add_argument(
@@ -69,7 +78,7 @@ class Command(BaseCommand):
 
     def run(self, processor, options, stop):
         self.stdout.write(f"processor {processor.name}: from passage {processor.last_passage_id}")
-        total, started, reported = 0, time.monotonic(), 0.0
+        total, started, reported, checked = 0, time.monotonic(), 0.0, 0.0
         while not stop:
             result = processor.process_batch()
             total += result.processed
@@ -82,7 +91,12 @@ class Command(BaseCommand):
                     f"processed {total} · {rate:,.0f} passages/s · last {result.last_passage_id}"
                     f" · lag {lag}"
                 )
-            if result.processed < processor.batch:
+            if not result.more:
+                # caught up: the time-based rules may judge what has not happened
+                if options["once"] or now - checked >= options["check_every"]:
+                    processor.check()
+                    live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
+                    checked = time.monotonic()
                 if options["once"]:
                     break
                 time.sleep(options["poll"])
