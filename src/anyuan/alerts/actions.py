@@ -123,13 +123,19 @@ def raise_alert(
     credential: str = "",
     detail: dict | None = None,
     at: dt.datetime | None = None,
+    count: int = 1,
+    last_at: dt.datetime | None = None,
 ) -> tuple[Alert, bool]:
     """Open an alert, or count a repeat on the open one of the same (source, type).
 
     Returns ``(alert, created)``. Race-safe: the open alert is locked, and two callers
     creating at once meet the partial unique constraint — the loser counts a repeat.
     Repeats are not audited (the counter and ``last_seen`` record them); opening is.
+    ``count`` occurrences at once (``at`` the first, ``last_at`` the last): a caller that
+    saw the same condition several times in one batch raises it once.
     """
+    if count < 1:
+        raise ValidationFailed({"count": [_("At least one occurrence.")]})
     if not user_can(actor, Alert, ADD):
         raise PermissionDenied(_("You may not do this."))
     if type not in Alert.Type.values:
@@ -169,11 +175,16 @@ def raise_alert(
                 .first()
             )
             if alert is not None:
-                return _repeat(alert, at, severity), False
+                return _repeat(alert, last_at or at, severity, count), False
             try:
                 with transaction.atomic():
                     alert = Alert(
-                        type=type, source_key=source_key, first_seen=at, last_seen=at, **fields
+                        type=type,
+                        source_key=source_key,
+                        first_seen=at,
+                        last_seen=last_at or at,
+                        repeat_count=count,
+                        **fields,
                     )
                     if not alert.title:
                         alert.title = f"{alert.get_type_display()} · {source_key}"[:200]
@@ -191,8 +202,8 @@ def raise_alert(
     raise IntegrityError("could not open or find the open alert")  # pragma: no cover
 
 
-def _repeat(alert: Alert, at: dt.datetime, severity: str) -> Alert:
-    updates = {"repeat_count": F("repeat_count") + 1, "last_seen": at}
+def _repeat(alert: Alert, at: dt.datetime, severity: str, count: int = 1) -> Alert:
+    updates = {"repeat_count": F("repeat_count") + count, "last_seen": at}
     order = list(Alert.SEVERITY_ORDER)
     if order.index(severity) > order.index(alert.severity):
         updates["severity"] = severity  # a worse repeat raises the severity, never lowers it

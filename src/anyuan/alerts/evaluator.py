@@ -114,6 +114,7 @@ class Evaluator:
         self.first_check = None  # the clock of the first time-based check
         self.raised = 0  # alerts raised or repeated, for the command's report
         self.record = None  # a list to append every raise to (the rules benchmark)
+        self.pending = {}  # (type, source) → the raise held until the batch's end
         self.load()
 
     # --- the in-memory registry ------------------------------------------------------
@@ -247,6 +248,19 @@ class Evaluator:
                 self.alarm(fact, zone)
             else:
                 self.evaluate(fact, zone, counts)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the raises held for this batch: one ``raise_alert`` per (type, source)
+        with the number of occurrences, the first and the last time, the worst severity
+        (a backlog repeating one condition thousands of times costs one write)."""
+        order = list(Alert.SEVERITY_ORDER)
+        pending, self.pending = self.pending, {}
+        for held in pending.values():
+            kwargs = held["kwargs"]
+            if order.index(held["severity"]) > order.index(kwargs["severity"]):
+                kwargs["severity"] = held["severity"]
+            raise_alert(self.actor, count=held["count"], last_at=held["last_at"], **kwargs)
 
     def check(self, now: dt.datetime, processor, since: dt.datetime | None) -> None:
         """The time-based rules, as of ``now``: overstaying vehicles (from the processor's
@@ -255,10 +269,14 @@ class Evaluator:
         self.refresh_if_due()
         if self.first_check is None:
             self.first_check = now
-        self.check_overstay(now, processor)
-        self.check_silent(now)
-        self.check_exits(now, since)
-        self.check_missing_exits(now, processor)
+        for step in (
+            lambda: self.check_overstay(now, processor),
+            lambda: self.check_silent(now),
+            lambda: self.check_exits(now, since),
+            lambda: self.check_missing_exits(now, processor),
+        ):
+            step()
+            self.flush()  # each step reads the alerts the steps before it raised
 
     def _occupancy_before(self, facts) -> dict[int, int]:
         """Open presences per capacity-limited zone before the batch: the database (already
@@ -359,28 +377,45 @@ class Evaluator:
                 {"type": settings.type, "source_key": source_key, "zone": zone.pk,
                  "fact": fact, "at": at or fact["event_time"], "device": device}
             )  # fmt: skip
-        raise_alert(
-            self.actor,
-            type=settings.type,
-            source_key=source_key[:200],
-            station=zone.station,
-            severity=severity or settings.severity,
-            title=title,
-            enterprise=owner,  # None: a police-only alert, even in an enterprise's zone
-            zone=zone.pk,
-            person=person,
-            vehicle=vehicle,
-            device=device,
-            credential=fact.get("credential") or "",
-            detail={
+        when = at or fact["event_time"]
+        key = (settings.type, source_key[:200])
+        held = self.pending.get(key)
+        if held is not None:  # the same condition again in this batch: count it
+            held["count"] += 1
+            held["last_at"] = max(held["last_at"], when)
+            order = list(Alert.SEVERITY_ORDER)
+            worse = severity or settings.severity
+            if order.index(worse) > order.index(held["severity"]):
+                held["severity"] = worse
+            self.raised += 1
+            return
+        kwargs = {
+            "type": settings.type,
+            "source_key": source_key[:200],
+            "station": zone.station,
+            "severity": severity or settings.severity,
+            "title": title,
+            "enterprise": owner,  # None: a police-only alert, even in an enterprise's zone
+            "zone": zone.pk,
+            "person": person,
+            "vehicle": vehicle,
+            "device": device,
+            "credential": fact.get("credential") or "",
+            "detail": {
                 "passage": fact.get("passage_id"),
                 "passage_zone": fact.get("passage_zone_id"),
                 "fact": fact["kind"],
                 "method": fact.get("method"),
                 **(detail or {}),
             },
-            at=at or fact["event_time"],
-        )
+            "at": when,
+        }
+        self.pending[key] = {
+            "kwargs": kwargs,
+            "count": 1,
+            "last_at": when,
+            "severity": kwargs["severity"],
+        }
         self.raised += 1
 
     # --- the rules -------------------------------------------------------------------

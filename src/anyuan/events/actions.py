@@ -229,8 +229,9 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
-    # what Django's SQLite backend stores: UTC, without offset, str() of the naive value
-    return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+    # what Django's SQLite backend stores: UTC, without offset, str() of the naive value —
+    # the same text as the UTC value's ISO form less "+00:00", without a naive copy
+    return value.astimezone(dt.UTC).isoformat(" ")[:-6]
 
 
 def datetime_adapter():
@@ -241,14 +242,14 @@ def datetime_adapter():
     return connection.ops.adapt_datetimefield_value
 
 
-def _passage_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tuple:
+def _passage_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
     d = item.data
     return (
         device.id,
         device.zone_id,
         d.event_id,
         adapt(d.event_time),
-        adapt(prepared.received),
+        received,
         d.direction,
         d.method,
         d.credential,
@@ -260,7 +261,7 @@ def _passage_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> t
 _detail_field = DeviceAlarm._meta.get_field("detail")
 
 
-def _alarm_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tuple:
+def _alarm_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
     d = item.data
     return (
         device.id,
@@ -269,7 +270,7 @@ def _alarm_row(device: DeviceInfo, prepared: Prepared, item: Item, adapt) -> tup
         d.kind,
         d.state,
         adapt(d.event_time),
-        adapt(prepared.received),
+        received,
         d.snapshot,
         _detail_field.get_db_prep_save(d.detail or {}, connection),
     )
@@ -282,6 +283,7 @@ def _store(model, columns, entries, make_row) -> None:
     adapt = datetime_adapter()
     first: dict[tuple[int, str], Item] = {}
     values = []
+    received: dict[int, object] = {}  # the request's received time, adapted once
     for device, prepared, item in entries:
         key = (device.id, item.data.event_id)
         if key in first:
@@ -289,7 +291,10 @@ def _store(model, columns, entries, make_row) -> None:
             continue
         first[key] = item
         item.status = DUPLICATE  # until the insert returns its key
-        values.append(make_row(device, prepared, item, adapt))
+        when = received.get(id(prepared))
+        if when is None:
+            when = received[id(prepared)] = adapt(prepared.received)
+        values.append(make_row(device, when, item, adapt))
     qn = connection.ops.quote_name
     # names come from the model and are quoted; every value is a query parameter
     table, names = qn(model._meta.db_table), ", ".join(qn(c) for c in columns)

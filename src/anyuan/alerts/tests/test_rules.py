@@ -484,3 +484,24 @@ def test_command_evaluates_rules_unless_told_not_to(site, capsys):
     call_command("process", "--once")
     assert [a.credential for a in alerts()] == ["C-SOMEONE"]
     assert "1 alerts raised or repeated" in capsys.readouterr().out
+
+
+def test_a_condition_repeated_in_one_batch_is_written_once(site, django_assert_max_num_queries):
+    """A backlog repeating one condition (a device delivering a day at once) costs one
+    alert write per (type, source) and batch, with the count, first and last time."""
+    for i in range(40):
+        passage(site, site.gate, DAY, "in", "C-NOBODY", minutes=i)
+    evaluator = Evaluator(refresh_seconds=3600)
+    processor = Processor(on_facts=evaluator)
+    with django_assert_max_num_queries(30):
+        processor.run_once()
+    (alert,) = alerts(T.STRANGER)
+    assert alert.repeat_count == 40
+    (passback,) = alerts(T.ANTIPASSBACK)  # 39 double entries
+    assert passback.repeat_count == 39 and evaluator.raised == 40 + 39
+    assert alert.first_seen == DAY and alert.last_seen == DAY + dt.timedelta(minutes=39)
+    # the next batch repeats the open alert
+    passage(site, site.gate, DAY, "in", "C-NOBODY", minutes=50)
+    processor.run_once()
+    alert.refresh_from_db()
+    assert alert.repeat_count == 41

@@ -10,11 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 import anyuan.bench as bench_pkg
 
+# modules of the package that are not benchmarks
+NOT_BENCHMARKS = ("management", "apps", "tests", "asgi")
+
 
 def available() -> dict[str, str]:
     names = {}
     for info in pkgutil.iter_modules(bench_pkg.__path__):
-        if info.name not in ("management", "apps") and not info.name.startswith("_"):
+        if info.name not in NOT_BENCHMARKS and not info.name.startswith("_"):
             names[info.name] = f"anyuan.bench.{info.name}"
     return names
 
