@@ -77,12 +77,12 @@ def menu_for(user):
     menu = []
     for title, entries in SECTIONS:
         items = []
-        for label, url_name, *title in entries:
+        for label, url_name, *custom in entries:
             model = apps.get_model(label)
             if user_can(user, model, VIEW):
                 items.append(
                     {
-                        "title": title[0] if title else model._meta.verbose_name_plural,
+                        "title": custom[0] if custom else model._meta.verbose_name_plural,
                         "url": reverse(url_name),
                     }
                 )
