@@ -151,6 +151,8 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 NODE_MODULES = Path(os.environ.get("ANYUAN_NODE_MODULES", BASE_DIR / "node_modules"))
 if (NODE_MODULES / "htmx.org" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"))
+if (NODE_MODULES / "echarts" / "dist").is_dir():  # charts: vendor/echarts/echarts.min.js
+    STATICFILES_DIRS.append(("vendor/echarts", NODE_MODULES / "echarts" / "dist"))
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

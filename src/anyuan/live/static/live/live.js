@@ -34,7 +34,9 @@
 
   function fire(name, payload) {
     if (window.htmx && window.htmx.trigger) {
-      window.htmx.trigger(document.body, name, payload);
+      // a copy: htmx adds the element to the detail it is given, and the payload is also
+      // posted to the other tabs, which cannot clone an element
+      window.htmx.trigger(document.body, name, Object.assign({}, payload));
     } else {
       document.body.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: payload }));
     }
