@@ -16,6 +16,7 @@ install_error_handlers(api)
 from anyuan.accounts.api import router as accounts_router  # noqa: E402
 from anyuan.alerts.api import router as alerts_router  # noqa: E402
 from anyuan.core.audit_api import router as audit_router  # noqa: E402
+from anyuan.dashboard.api import router as dashboard_router  # noqa: E402
 from anyuan.events.api import router as events_router  # noqa: E402
 from anyuan.registry.api import router as registry_router  # noqa: E402
 from anyuan.registry.api_io import router as registry_io_router  # noqa: E402
@@ -26,3 +27,4 @@ api.add_router("/accounts", accounts_router)
 api.add_router("/audit", audit_router)
 api.add_router("/events", events_router)
 api.add_router("/alerts", alerts_router)
+api.add_router("/dashboard", dashboard_router)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "anyuan.events",
     "anyuan.alerts",
     "anyuan.live",
+    "anyuan.dashboard",
     "anyuan.simulator",
     "anyuan.bench",
 ]
@@ -111,7 +112,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "landing"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Login throttling and lock-out (django-axes): 5 failures per user name and address lock

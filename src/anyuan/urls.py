@@ -3,11 +3,14 @@ from django.urls import include, path
 
 from anyuan.api import api
 from anyuan.core import views as core_views
+from anyuan.dashboard.views import LandingView
 
 admin.site.site_header = admin.site.site_title = "anyuan 安园"
 
 urlpatterns = [
-    path("", core_views.HomeView.as_view(), name="home"),
+    path("", LandingView.as_view(), name="landing"),
+    path("overview/", core_views.HomeView.as_view(), name="home"),
+    path("dashboard/", include("anyuan.dashboard.urls")),
     path("accounts/", include("anyuan.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("registry/", include("anyuan.registry.urls")),

@@ -136,6 +136,7 @@ def get_alert(request, pk: int):
     "/{int:pk}/acknowledge",
     response={200: AlertDetailOut, 409: ErrorOut},
     operation_id="acknowledge_alert",
+    url_name="acknowledge_alert",
     openapi_extra=EXTRA,
 )
 def acknowledge(request, pk: int, payload: NoteIn | None = None):

@@ -15,9 +15,10 @@ Figures: ``import_s`` (read + check + write, first import), ``validate_s`` and `
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+from anyuan.bench import child_env, run_child
 
 DEFAULT_ROWS = 100_000
 
@@ -33,19 +34,8 @@ def run(options) -> dict:
     if rows < 1:
         raise ValueError("--rows must be at least 1")
     with tempfile.TemporaryDirectory(prefix="anyuan-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ANYUAN_DATA_KEY")}
-        env["ANYUAN_VAR"] = tmp
-        env["DJANGO_SETTINGS_MODULE"] = "anyuan.settings"
-        done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "anyuan.bench.import_people", tmp, str(rows), str(seed)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ValueError(f"benchmark worker failed:\n{done.stderr[-4000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        env = child_env(tmp)
+        return json.loads(run_child("anyuan.bench.import_people", env, tmp, str(rows), str(seed)))
 
 
 # --- the child process ----------------------------------------------------------------------

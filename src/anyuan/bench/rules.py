@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from anyuan.bench import child_env, run_child
+
 TRUTH_TO_ALERT = {
     "stranger": "stranger",
     "unauthorised_zone": "unauthorised_zone",
@@ -71,21 +73,10 @@ def run(options) -> dict:
     base.mkdir(parents=True, exist_ok=True)
     var = base / f"rules-{scale}-{os.getpid()}"
     var.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ANYUAN_DATA_KEY")}
-    env["ANYUAN_VAR"] = str(var)
-    env["DJANGO_SETTINGS_MODULE"] = "anyuan.settings"
+    env = child_env(var)
     try:
-        done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "anyuan.bench.rules", str(var), scale, str(seed)]
-            + (["memory"] if options.get("memory_only") else []),
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ValueError(f"benchmark worker failed:\n{done.stderr[-4000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        args = [str(var), scale, str(seed)] + (["memory"] if options.get("memory_only") else [])
+        figures = json.loads(run_child("anyuan.bench.rules", env, *args))
     finally:
         if not options.get("keep"):
             import shutil

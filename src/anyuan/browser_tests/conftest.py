@@ -137,9 +137,9 @@ def signed_in(browser, stack):
             page.fill("input[name=username]", username)
             page.fill("input[name=password]", DEMO_PASSWORD)
             page.press("input[name=password]", "Enter")
-            home = reverse("home")
+            landings = (reverse("dashboard:index"), reverse("home"))  # by role
             try:
-                page.wait_for_url(lambda url: urlsplit(url).path == home)
+                page.wait_for_url(lambda url: urlsplit(url).path in landings)
             except PlaywrightTimeout:
                 pytest.fail(f"{username} could not sign in: {page.url}", pytrace=False)
             states[username] = context.storage_state()

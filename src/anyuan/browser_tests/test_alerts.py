@@ -37,12 +37,14 @@ def test_a_new_alert_appears_live_and_is_acknowledged_with_one_click(
         page.press("#main input[name=q]", "Enter")
     assert urlsplit(page.url).query == urlencode({"q": face})
     expect(page.locator("#object-table .empty-row")).to_be_visible()
+    count_line = page.locator("#object-count").inner_text()
     page.evaluate("window.anyuanBrowserTest = 'not reloaded'")
 
     # the face at a door: the processor raises a stranger alert, the push brings it
     stack.stranger(stack.facts["own"]["serial"], face)
     row = page.locator(ROWS)
     expect(row).to_have_count(1)
+    expect(page.locator("#object-count")).not_to_have_text(count_line)  # the count follows
     assert page.evaluate("window.anyuanBrowserTest") == "not reloaded"
     alert = row.get_attribute("href")
     assert alert.startswith(queue)

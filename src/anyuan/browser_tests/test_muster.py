@@ -1,7 +1,9 @@
-"""The muster list of a zone and its CSV download, in the browser."""
+"""The muster list of a zone and its CSV and XLSX downloads, in the browser."""
 
+import io
 from pathlib import Path
 
+import openpyxl
 import pytest
 from django.urls import reverse
 
@@ -28,3 +30,15 @@ def test_the_muster_list_downloads_as_csv(stack, open_page, shot):
     lines = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == ",".join(MUSTER_COLUMNS)
     assert any(face in line for line in lines[1:])
+
+    with page.expect_download() as started:
+        page.locator(f'a[href="{reverse("events:muster-xlsx", args=[zone])}"]').click()
+    download = started.value
+    assert download.failure() is None
+    assert download.suggested_filename.endswith(".xlsx")
+    # the download is stored without an extension, which openpyxl insists on
+    workbook = io.BytesIO(Path(download.path()).read_bytes())
+    sheet = openpyxl.load_workbook(workbook, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == list(MUSTER_COLUMNS)
+    assert any(face in row for row in rows[1:])

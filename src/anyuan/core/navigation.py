@@ -41,6 +41,7 @@ SECTIONS = [
             ("events.devicealarm", "events:devicealarm-list"),
             ("events.presence", "events:occupancy", _("Occupancy and muster lists")),
             ("events.presence", "events:trajectory", _("Trajectories")),
+            ("events.devicelink", "events:device-status", _("Device status")),
         ],
     ),
     (

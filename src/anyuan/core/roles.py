@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "alerts.alert": frozenset({VIEW, CHANGE, EXPORT}),
         "live.livemessage": READ,  # live push: notifications of their scope
         "alerts.rule": EDIT,
+        "dashboard.passagehour": READ,  # rollups kept by the processor
     },
     Role.POLICE_OFFICER: {
         "*": READ,
@@ -59,6 +60,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "alerts.alert": frozenset({VIEW, CHANGE}),
         "live.livemessage": READ,
         "alerts.rule": READ,
+        "dashboard.passagehour": READ,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,
@@ -80,6 +82,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,
         # the enterprise's own rule rows (Rule.scope: enterprise); not station/park-wide ones
         "alerts.rule": EDIT,
+        "dashboard.passagehour": READ,
         "accounts.user": EDIT,
         "accounts.apitoken": EDIT,
         "core.auditentry": NONE,
@@ -95,6 +98,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "alerts.alert": frozenset({VIEW, CHANGE}),
         "live.livemessage": READ,
         "alerts.rule": READ,
+        "dashboard.passagehour": READ,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,

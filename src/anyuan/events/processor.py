@@ -221,9 +221,13 @@ class Processor:
         batch: int = DEFAULT_BATCH,
         on_facts: Callable[[list[dict]], None] | None = None,
         refresh_seconds: float = 10.0,
+        rollups: bool | None = None,
     ):
         self.name, self.batch, self.on_facts = name, batch, on_facts
         self.refresh_seconds = refresh_seconds
+        # the dashboard's hourly passage counts are kept by the default processor only
+        # (``anyuan.dashboard.rollups``: a rebuild counts up to that checkpoint)
+        self.rollups = name == DEFAULT_NAME if rollups is None else rollups
         self.reset()
 
     # --- state -----------------------------------------------------------------------
@@ -394,6 +398,10 @@ class Processor:
                     stay.pk = row.pk
                 if self.on_facts is not None:
                     self.on_facts(facts)
+                if self.rollups and passages:
+                    from anyuan.dashboard.rollups import add_passages  # the app above events
+
+                    add_passages((p[1], p[2], p[3]) for p in passages)
                 self._publish_occupancy(facts)
                 ProcessorCheckpoint.objects.filter(name=self.name).update(
                     last_passage_id=last, last_alarm_id=last_alarm

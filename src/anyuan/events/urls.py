@@ -21,6 +21,12 @@ urlpatterns = [
     path("occupancy/", views.OccupancyView.as_view(), name="occupancy"),
     path("muster/<int:pk>/", views.MusterView.as_view(model=Zone), name="muster"),
     path("muster/<int:pk>/csv/", views.MusterCsvView.as_view(model=Zone), name="muster-csv"),
+    path(
+        "muster/<int:pk>/xlsx/",
+        views.MusterCsvView.as_view(model=Zone, fmt="xlsx"),
+        name="muster-xlsx",
+    ),
+    path("devices/", views.DeviceStatusView.as_view(), name="device-status"),
     path("trajectory/", views.TrajectorySearchView.as_view(), name="trajectory"),
     path(
         "trajectory/person/<int:pk>/",

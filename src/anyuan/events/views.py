@@ -8,6 +8,8 @@ presence pages use the query functions of ``api.py`` (scoped, set-based).
 
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +22,8 @@ from ninja.errors import ValidationError
 from anyuan.core import views as generic
 from anyuan.core.roles import EXPORT, VIEW, user_can
 from anyuan.events import api
-from anyuan.events.models import Direction, Method, Presence, SubjectKind
-from anyuan.registry.models import Person, Vehicle, Zone
+from anyuan.events.models import DeviceLink, Direction, Method, Presence, SubjectKind
+from anyuan.registry.models import Device, Person, Vehicle, Zone
 
 
 class PassageListView(generic.ObjectListView):
@@ -61,18 +63,125 @@ SUBJECT_LABELS = dict(SubjectKind.choices)
 
 
 class OccupancyView(PresencePage):
-    """Every zone in reach with who is inside now; each leads to its muster list."""
+    """Every zone in reach with who is inside now; each leads to its muster list. With
+    htmx the table reloads itself as the live push reports entries and exits."""
 
     model = Presence
     template_name = "events/occupancy.html"
+    panel_template_name = "events/_occupancy_panel.html"
 
     def get(self, request, *args, **kwargs):
         zones, _totals = api.occupancy_rows(request.user, "")
-        return render(
+        htmx = generic.is_htmx(request)
+        response = render(
             request,
-            self.template_name,
-            {"zones": zones, "inside": sum(z["inside"] for z in zones), "at": timezone.now()},
+            self.panel_template_name if htmx else self.template_name,
+            {
+                "zones": zones,
+                "inside": sum(z["inside"] for z in zones),
+                "at": timezone.now(),
+                "panel_url": request.path,
+                "htmx": htmx,
+            },
         )
+        add_never_cache_headers(response)
+        return response
+
+
+class DeviceStatusView(LoginRequiredMixin, View):
+    """Every device in reach with its state now — online, silent (nothing heard for
+    three heartbeat intervals), never heard, switched off — when it was last heard and
+    whether its clock is off; silent ones first. Filter: ``?status=``. Reloads itself
+    every 30 s with htmx."""
+
+    model = Device
+    template_name = "events/device_status.html"
+    panel_template_name = "events/_device_status_panel.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and not (
+            user_can(user, Device, VIEW) and user_can(user, DeviceLink, VIEW)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        rows, counts = device_rows(request.user)
+        status = request.GET.get("status", "")
+        if status in DEVICE_STATUS_LABELS:
+            rows = [r for r in rows if r["status"] == status]
+        else:
+            status = ""
+        htmx = generic.is_htmx(request)
+        response = render(
+            request,
+            self.panel_template_name if htmx else self.template_name,
+            {
+                "rows": rows,
+                "counts": [
+                    {"status": k, "label": label, "count": counts.get(k, 0)}
+                    for k, label in DEVICE_STATUS_LABELS.items()
+                ],
+                "status": status,
+                "total": sum(counts.values()),
+                "at": timezone.now(),
+                "panel_url": request.get_full_path(),
+            },
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+DEVICE_STATUS_LABELS = {
+    "silent": gettext_lazy("Silent"),
+    "never_heard": gettext_lazy("Never heard"),
+    "online": gettext_lazy("Online"),
+    "inactive": gettext_lazy("Switched off"),
+}
+SILENT_HEARTBEATS = 3  # as the dashboard: nothing heard for three heartbeat intervals
+
+
+def device_rows(user, now=None) -> tuple[list[dict], dict]:
+    """The devices in reach with status, last heard and clock state: two queries."""
+    now = now or timezone.now()
+    devices = list(
+        Device.objects.restrict(user, VIEW)
+        .order_by("zone__path", "serial")
+        .values(
+            "id", "serial", "name", "kind", "active", "heartbeat_seconds", "zone_id",
+            zone_name=F("zone__name"),
+        )
+    )  # fmt: skip
+    links = {
+        row[0]: row[1:]
+        for row in DeviceLink.objects.restrict(user, VIEW).values_list(
+            "device_id", "last_seen", "clock_skew", "clock_offset_s"
+        )
+    }
+    counts: dict[str, int] = {}
+    order = list(DEVICE_STATUS_LABELS)
+    for d in devices:
+        seen, skew, offset = links.get(d["id"], (None, False, None))
+        if not d["active"]:
+            status = "inactive"
+        elif seen is None:
+            status = "never_heard"
+        elif (now - seen).total_seconds() > SILENT_HEARTBEATS * max(d["heartbeat_seconds"], 1):
+            status = "silent"
+        else:
+            status = "online"
+        d.update(
+            status=status,
+            status_label=DEVICE_STATUS_LABELS[status],
+            last_seen=seen,
+            quiet_minutes=int((now - seen).total_seconds() // 60) if seen else None,
+            clock_skew=skew,
+            clock_offset_s=offset,
+        )
+        counts[status] = counts.get(status, 0) + 1
+    devices.sort(key=lambda d: (order.index(d["status"]), -(d["quiet_minutes"] or 0)))
+    return devices, counts
 
 
 class MusterView(PresencePage):
@@ -105,6 +214,9 @@ class MusterView(PresencePage):
             "csv_url": reverse("events:muster-csv", args=[zone.pk])
             if user_can(user, Presence, EXPORT)
             else None,
+            "xlsx_url": reverse("events:muster-xlsx", args=[zone.pk])
+            if user_can(user, Presence, EXPORT)
+            else None,
             "panel_url": request.path,
         }
         template = self.panel_template_name if generic.is_htmx(request) else self.template_name
@@ -114,13 +226,17 @@ class MusterView(PresencePage):
 
 
 class MusterCsvView(PresencePage):
-    """The muster list as CSV: an export (permission checked, audited)."""
+    """The muster list as CSV (``fmt = "xlsx"``: as XLSX): an export (permission
+    checked, audited)."""
 
     model = Zone
+    fmt = "csv"
 
     def get(self, request, *args, **kwargs):
         zone = api.visible_zone(request.user, self.kwargs["pk"])
-        response = api.muster_csv(request.user, zone, remote_addr=generic.client_ip(request))
+        response = api.muster_export(
+            request.user, zone, self.fmt, remote_addr=generic.client_ip(request)
+        )
         add_never_cache_headers(response)
         return response
 

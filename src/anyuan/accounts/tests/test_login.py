@@ -22,7 +22,7 @@ def signed_in_as(client) -> str | None:
 
 
 def is_success(response) -> bool:
-    return response.status_code == 302 and response["Location"] == reverse("home")
+    return response.status_code == 302 and response["Location"] == reverse("landing")
 
 
 @pytest.fixture

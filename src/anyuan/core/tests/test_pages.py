@@ -347,8 +347,15 @@ def test_inline_reveal_with_htmx_and_the_plain_page_without(park):
     assert make_phone(77) in text(shown) and "<html" in text(shown)
 
 
+def test_landing_sends_watchers_to_the_dashboard_and_others_to_the_overview(park):
+    assert login(park.police).get("/")["Location"] == "/dashboard/"
+    assert login(park.acme_admin).get("/")["Location"] == "/dashboard/"
+    assert login(park.employee).get("/")["Location"] == "/overview/"
+    assert login(park.employee).get("/dashboard/")["Location"] == "/overview/"
+
+
 def test_home_page_per_role(park):
-    police = text(login(park.police).get("/"))
+    police = text(login(park.police).get("/overview/"))
     assert "滨海派出所" in police
     assert "各警格企业分布" in police
     assert "北区警格" in police and "南区警格" in police
@@ -356,12 +363,12 @@ def test_home_page_per_role(park):
     assert re.search(r"<b>1</b><span>高风险</span>", police)
     assert "远方" not in police
 
-    own = text(login(park.acme_admin).get("/"))
+    own = text(login(park.acme_admin).get("/overview/"))
     assert "甬江精密机械" in own and "本企业" in own
     assert re.search(r"<b>1</b><span>人员</span>", own)  # only its own person
     assert "北仑物流" not in own and "李秀英" not in own
 
-    mine = text(login(park.employee).get("/"))
+    mine = text(login(park.employee).get("/overview/"))
     assert "我的信息" in mine and "王建国" in mine
     assert "浙B12345" in mine  # own vehicle
     assert park.id_number not in mine
@@ -457,3 +464,14 @@ def test_every_list_and_detail_page_renders(world, role):
                 continue
             assert client.get(edit).status_code == 200, name
     assert details >= 3
+
+
+def test_not_found_and_not_allowed_pages_speak_chinese(park):
+    client = login(park.employee)
+    missing = client.get("/no/such/page/")
+    assert missing.status_code == 404
+    body = text(missing)
+    assert "找不到" in body and 'href="/"' in body and "<nav" in body  # the menu stays
+    refused = client.get("/events/occupancy/")
+    assert refused.status_code == 403
+    assert "无权" in text(refused)

@@ -11,8 +11,9 @@ from django.utils import timezone
 from anyuan.core.models import AuditEntry
 from anyuan.core.roles import Role
 from anyuan.events import api as events_api
-from anyuan.events.models import Passage, Presence
+from anyuan.events.models import DeviceLink, Passage, Presence
 from anyuan.events.processor import Processor
+from anyuan.events.views import device_rows
 from anyuan.registry.models import Device, Person, Zone
 
 pytestmark = pytest.mark.django_db
@@ -440,6 +441,31 @@ def test_muster_csv_is_an_audited_export(site):
     assert entry.after == {"count": 4, "format": "csv", "personal": False}
 
 
+def test_muster_xlsx_is_an_audited_export_with_the_same_rows(site):
+    import io
+
+    import openpyxl
+
+    w = site.world
+    url = f"{BASE}/muster/{site.own.zone.pk}.xlsx"
+    assert client_for(w, Role.ENTERPRISE_SECURITY).get(url).status_code == 403
+    page = f"/events/muster/{site.own.zone.pk}/xlsx/"
+    assert client_for(w, Role.ENTERPRISE_SECURITY).get(page).status_code == 403
+    assert not AuditEntry.objects.filter(action="export").exists()
+
+    police = client_for(w, Role.POLICE_OFFICER)
+    csv_lines = police.get(url[: -len("xlsx")] + "csv").content.decode("utf-8-sig").splitlines()
+    for got in (police.get(url), police.get(page)):
+        assert got.status_code == 200, got.content
+        assert got["Content-Type"].startswith("application/vnd.openxmlformats")
+        assert got["Content-Disposition"].endswith('.xlsx"')
+        sheet = openpyxl.load_workbook(io.BytesIO(got.content), read_only=True).active
+        rows = [",".join(c or "" for c in row) for row in sheet.iter_rows(values_only=True)]
+        assert rows == csv_lines  # the same list, header first
+    entries = AuditEntry.objects.filter(action="export").order_by("pk")
+    assert [e.after["format"] for e in entries] == ["csv", "xlsx", "xlsx"]
+
+
 def test_muster_from_the_processor(site):
     """Presences the processor made from passages are what the muster list shows."""
     Presence.objects.all().delete()
@@ -497,6 +523,53 @@ def test_occupancy_and_muster_pages(site):
     anonymous = Client()
     assert anonymous.get(f"/events/muster/{site.own.zone.pk}/").status_code == 302
     assert client_for(w, Role.INFORMANT).get("/events/occupancy/").status_code == 403
+
+
+def test_occupancy_page_reloads_its_table_on_the_live_push(site):
+    police = client_for(site.world, Role.POLICE_ADMIN)
+    full = page(police.get("/events/occupancy/"))
+    assert 'hx-trigger="anyuan:occupancy from:body' in full and 'id="occupancy-count"' in full
+    panel = page(police.get("/events/occupancy/", HTTP_HX_REQUEST="true"))
+    assert "<html" not in panel and 'id="occupancy-panel"' in panel
+    assert 'id="occupancy-count" hx-swap-oob="true"' in panel  # the count line follows
+    assert "OWN 办公室" in panel
+
+
+def test_device_status_page(site):
+    now = timezone.now()
+    own, nb, fr = site.own.device, site.nb.device, site.fr.device
+    for d in (own, nb, fr):
+        d.heartbeat_seconds = 60
+        d.save()
+    DeviceLink.objects.create(device=own, last_seen=now - dt.timedelta(seconds=30))
+    DeviceLink.objects.create(
+        device=site.room_device, last_seen=now - dt.timedelta(minutes=45), clock_skew=True,
+        clock_offset_s=312,
+    )  # fmt: skip
+    DeviceLink.objects.create(device=nb, last_seen=now - dt.timedelta(hours=5))
+
+    police = client_for(site.world, Role.POLICE_ADMIN)
+    body = page(police.get("/events/devices/"))
+    assert own.serial in body and site.room_device.serial in body and fr.serial not in body
+    assert nb.serial in body  # the neighbour is in the jurisdiction
+    rows, counts = device_rows(site.world.users[Role.POLICE_ADMIN])
+    status = {r["serial"]: r["status"] for r in rows}
+    assert status[own.serial] == "online"
+    assert status[site.room_device.serial] == "silent"
+    assert status[nb.serial] == "silent"
+    assert counts == {"online": 1, "silent": 2, "never_heard": len(rows) - 3}
+    assert rows[0]["status"] == "silent" and rows[0]["serial"] == nb.serial  # longest first
+    assert "312" in body  # the clock offset shown
+    silent = page(police.get("/events/devices/", {"status": "silent"}))
+    assert site.room_device.serial in silent and own.serial not in silent
+    assert page(police.get("/events/devices/", {"status": "nonsense"})).count(own.serial) >= 1
+    panel = page(police.get("/events/devices/", HTTP_HX_REQUEST="true"))
+    assert "<html" not in panel and 'id="device-status-panel"' in panel
+
+    e = client_for(site.world, Role.ENTERPRISE_SECURITY)
+    mine = page(e.get("/events/devices/"))
+    assert own.serial in mine and nb.serial not in mine
+    assert client_for(site.world, Role.EMPLOYEE).get("/events/devices/").status_code == 403
 
 
 def test_trajectory_pages(site):

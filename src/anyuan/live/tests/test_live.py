@@ -646,5 +646,5 @@ def test_the_page_includes_the_script_for_signed_in_users_only(world):
     client = Client()
     assert b"live/live.js" not in client.get("/accounts/login/").content
     client.force_login(world.users[Role.POLICE_OFFICER])
-    page = client.get("/").content.decode()
+    page = client.get("/", follow=True).content.decode()
     assert "live/live.js" in page and 'data-close="' in page

@@ -197,6 +197,10 @@ class Command(BaseCommand):
     def print_accounts(self, users, port):
         self.stdout.write("")
         self.stdout.write(f"  anyuan 安园 demo — http://127.0.0.1:{port}/")
+        self.stdout.write(
+            f"  smart dashboard 智慧看板: http://127.0.0.1:{port}/dashboard/"
+            f"  (wall screen: http://127.0.0.1:{port}/dashboard/?wall=1)"
+        )
         self.stdout.write(f"  demo accounts (password for all: {DEMO_PASSWORD})")
         for user in users:
             place = user.enterprise or user.station or ""

@@ -112,7 +112,9 @@
   function handle(type, payload) {
     if (!payload || typeof payload !== "object") return;
     if (type === "alert") {
-      if (SHOW.indexOf(payload.transition) >= 0) toast(payload, true);
+      // a page with its own alert feed (the wall-screen dashboard) asks for no toasts
+      if (document.body.dataset.liveToasts === "off") { /* the page shows it */ }
+      else if (SHOW.indexOf(payload.transition) >= 0) toast(payload, true);
       else if (UPDATE.indexOf(payload.transition) >= 0) toast(payload, false);
       else remove(String(payload.id)); // acknowledged, dispatched, closed: someone has it
       fire("anyuan:alert", payload);
