@@ -17,7 +17,9 @@ from anyuan.accounts.api import router as accounts_router  # noqa: E402
 from anyuan.alerts.api import router as alerts_router  # noqa: E402
 from anyuan.core.audit_api import router as audit_router  # noqa: E402
 from anyuan.dashboard.api import router as dashboard_router  # noqa: E402
+from anyuan.disputes.api import router as disputes_router  # noqa: E402
 from anyuan.events.api import router as events_router  # noqa: E402
+from anyuan.incidents.api import router as incidents_router  # noqa: E402
 from anyuan.registry.api import router as registry_router  # noqa: E402
 from anyuan.registry.api_io import router as registry_io_router  # noqa: E402
 
@@ -28,3 +30,5 @@ api.add_router("/audit", audit_router)
 api.add_router("/events", events_router)
 api.add_router("/alerts", alerts_router)
 api.add_router("/dashboard", dashboard_router)
+api.add_router("/disputes", disputes_router)
+api.add_router("/incidents", incidents_router)

@@ -134,6 +134,9 @@ def build_tenant(tag: str, seq: int, station_code: str):
         e.informant = m.Informant.objects.create(
             person=e.colleague, workshop=e.zone, team=f"{label} 班组"
         )
+        from anyuan.disputes.testing import add_world_objects
+
+        add_world_objects(t, e, label)  # a dispute case, its files, warnings, an incident
         return e
 
     t.shared_zone = m.Zone.objects.create(
@@ -202,6 +205,7 @@ def world(db):
         ),
         Role.INFORMANT: make_user("informant", Role.INFORMANT, person=own.colleague),
         Role.EMPLOYEE: make_user("employee", Role.EMPLOYEE, person=own.person),
+        Role.PARTNER: make_user("partner", Role.PARTNER, station=home.station),
     }
     foreign_users = {
         Role.POLICE_ADMIN: make_user(

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "anyuan.events",
     "anyuan.alerts",
     "anyuan.live",
+    "anyuan.disputes",
+    "anyuan.incidents",
     "anyuan.dashboard",
     "anyuan.simulator",
     "anyuan.bench",

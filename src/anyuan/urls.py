@@ -16,6 +16,8 @@ urlpatterns = [
     path("registry/", include("anyuan.registry.urls")),
     path("events/", include("anyuan.events.urls")),
     path("alerts/", include("anyuan.alerts.urls")),
+    path("disputes/", include("anyuan.disputes.urls")),
+    path("incidents/", include("anyuan.incidents.urls")),
     path("audit/", include("anyuan.core.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

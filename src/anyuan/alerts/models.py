@@ -32,6 +32,8 @@ class Alert(models.Model):
         TAMPER = "tamper", _("Tamper")
         DEVICE_SILENT = "device_silent", _("Device silent")
         OVER_CAPACITY = "over_capacity", _("Over capacity")
+        # several disputes of one kind in one enterprise in a short time (anyuan.disputes)
+        GROUP_INCIDENT = "group_incident", _("Group incident warning")
 
     class Severity(models.TextChoices):
         LOW = "low", _("Low")

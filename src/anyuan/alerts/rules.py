@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Settings] = {
     T.OBJECT_MISSING: Settings(T.OBJECT_MISSING, True, S.HIGH),
     T.INTRUSION: Settings(T.INTRUSION, True, S.HIGH),
     T.TAMPER: Settings(T.TAMPER, True, S.HIGH),
+    # raised by anyuan.disputes, not by the event stream: ``cases`` dispute cases of one
+    # type in one enterprise within ``days`` (a row per enterprise, park or station)
+    T.GROUP_INCIDENT: Settings(T.GROUP_INCIDENT, True, S.HIGH, {"cases": 3, "days": 7}),
 }
 
 

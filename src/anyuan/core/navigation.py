@@ -1,18 +1,32 @@
-"""The main menu: what a user sees is what their role lets them view."""
+"""The main menu: what a user sees is what their role lets them view (or, for an entry
+that adds something, add)."""
 
 from django.apps import apps
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from anyuan.core.roles import VIEW, user_can
+from anyuan.core.roles import ADD, VIEW, user_can
 
-# (section title, [(model label, url name[, title — default: the model's plural name])])
+# (section title, [(model label, url name[, title — default: the model's plural name
+#  [, the action the entry needs — default VIEW]])])
 SECTIONS = [
     (
         _("Alerts"),
         [
             ("alerts.alert", "alerts:alert-list"),
             ("alerts.rule", "alerts:rule-list"),
+        ],
+    ),
+    (
+        _("Disputes and incidents"),
+        [
+            ("disputes.case", "disputes:case-list"),
+            ("disputes.case", "disputes:case-add", _("Report a dispute"), ADD),
+            ("disputes.case", "disputes:stats", _("Dispute statistics")),
+            ("disputes.groupwarning", "disputes:groupwarning-list"),
+            ("disputes.warninginfo", "disputes:warninginfo-list"),
+            ("incidents.incident", "incidents:incident-list"),
+            ("incidents.incident", "incidents:stats", _("Incident statistics")),
         ],
     ),
     (
@@ -80,7 +94,8 @@ def menu_for(user):
         items = []
         for label, url_name, *custom in entries:
             model = apps.get_model(label)
-            if user_can(user, model, VIEW):
+            action = custom[1] if len(custom) > 1 else VIEW
+            if user_can(user, model, action):
                 items.append(
                     {
                         "title": custom[0] if custom else model._meta.verbose_name_plural,

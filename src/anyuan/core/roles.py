@@ -15,6 +15,9 @@ class Role(models.TextChoices):
     ENTERPRISE_SECURITY = "enterprise_security", _("Enterprise security")
     INFORMANT = "informant", _("Informant")
     EMPLOYEE = "employee", _("Employee")
+    # judicial office, labour bureau, people's mediators: only the tier-3 dispute cases
+    # they are invited to (anyuan.disputes; the rows come from Case.scope.own)
+    PARTNER = "partner", _("Mediation partner")
 
 
 POLICE_ROLES = {Role.POLICE_ADMIN, Role.POLICE_OFFICER}
@@ -29,6 +32,28 @@ EDIT = frozenset({VIEW, ADD, CHANGE, DELETE})
 MANAGE = EDIT | {EXPORT, IMPORT}
 READ = frozenset({VIEW})
 NONE = frozenset()
+
+# Disputes (anyuan.disputes): who files, who handles. Which rows: the case's scope.
+DISPUTES_POLICE = {
+    "disputes.case": frozenset({VIEW, ADD, CHANGE, EXPORT}),
+    "disputes.caseparty": frozenset({VIEW, REVEAL}),
+    "disputes.caseattachment": frozenset({VIEW, ADD}),
+    "disputes.groupwarning": READ,
+    "disputes.warninginfo": frozenset({VIEW, ADD, CHANGE, EXPORT}),
+}
+DISPUTES_ENTERPRISE = {
+    "disputes.case": frozenset({VIEW, ADD, CHANGE}),
+    "disputes.caseparty": READ,
+    "disputes.caseattachment": frozenset({VIEW, ADD}),
+    "disputes.groupwarning": NONE,  # the police's early warning
+    "disputes.warninginfo": frozenset({VIEW, ADD}),
+}
+DISPUTES_REPORTER = {  # informants (and employees: cases) file and follow their own
+    "disputes.case": frozenset({VIEW, ADD}),
+    "disputes.caseparty": READ,
+    "disputes.caseattachment": READ,
+    "disputes.warninginfo": frozenset({VIEW, ADD}),
+}
 
 # Model label → actions; "*" is every model the role has no line for.
 PERMISSIONS: dict[str, dict[str, frozenset]] = {
@@ -47,6 +72,10 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,  # live push: notifications of their scope
         "alerts.rule": EDIT,
         "dashboard.passagehour": READ,  # rollups kept by the processor
+        # dispute cases are never deleted (一案一码: every case stays on record); their
+        # steps, parties and files are changed only through the case's transitions
+        **DISPUTES_POLICE,
+        "incidents.incident": MANAGE,
     },
     Role.POLICE_OFFICER: {
         "*": READ,
@@ -61,6 +90,8 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,
         "alerts.rule": READ,
         "dashboard.passagehour": READ,
+        **DISPUTES_POLICE,
+        "incidents.incident": MANAGE,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,
@@ -83,6 +114,8 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         # the enterprise's own rule rows (Rule.scope: enterprise); not station/park-wide ones
         "alerts.rule": EDIT,
         "dashboard.passagehour": READ,
+        # traces within the enterprise's own zones (its presences); no export
+        **DISPUTES_ENTERPRISE,
         "accounts.user": EDIT,
         "accounts.apitoken": EDIT,
         "core.auditentry": NONE,
@@ -99,18 +132,29 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,
         "alerts.rule": READ,
         "dashboard.passagehour": READ,
+        **DISPUTES_ENTERPRISE,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
         "core.auditentry": NONE,
     },
     # Informants file reports (a later module) and see their own person record only.
-    Role.INFORMANT: {"*": NONE, "registry.person": READ},
+    Role.INFORMANT: {"*": NONE, "registry.person": READ, **DISPUTES_REPORTER},
     Role.EMPLOYEE: {
         "*": NONE,
         "registry.person": READ,
         "registry.qualification": READ,
         "registry.vehicle": READ,
         "registry.authorisation": READ,
+        "disputes.case": DISPUTES_REPORTER["disputes.case"],
+        "disputes.caseattachment": READ,
+        "disputes.caseparty": READ,
+    },
+    # Partners see and work on the tier-3 cases they are invited to, nothing else.
+    Role.PARTNER: {
+        "*": NONE,
+        "disputes.case": frozenset({VIEW, CHANGE}),
+        "disputes.caseattachment": frozenset({VIEW, ADD}),
+        "disputes.caseparty": READ,
     },
 }
 

@@ -33,6 +33,7 @@ DEMO_ACCOUNTS = [
     ("enterprise_security", Role.ENTERPRISE_SECURITY, "企业安保"),
     ("informant", Role.INFORMANT, "车间信息员"),
     ("employee", Role.EMPLOYEE, "员工"),
+    ("partner", Role.PARTNER, "司法所 · 人民调解员"),
 ]
 
 
@@ -63,6 +64,9 @@ class Command(BaseCommand):
             self.stdout.write("anyuan: loading the demo park (first run only) ...")
             self.load_park(seed)
         users = self.ensure_accounts()
+        from anyuan.simulator.cases import add_cases  # disputes and incidents, first run only
+
+        add_cases(seed=seed)
         tokens = self.ensure_device_tokens()
         self.print_accounts(users, port)
         if no_serve:
@@ -182,6 +186,7 @@ class Command(BaseCommand):
             Role.ENTERPRISE_SECURITY: {"enterprise": enterprise},
             Role.INFORMANT: {"person": informant.person if informant else employee},
             Role.EMPLOYEE: {"person": employee},
+            Role.PARTNER: {"station": station},
         }
         users = []
         for username, role, title in DEMO_ACCOUNTS:
