@@ -1,9 +1,10 @@
 """The rules evaluator: turns the processor's facts into alerts.
 
-``Evaluator`` is the processor's ``on_facts`` hook (``anyuan process`` wires it in): it is
-called with each batch's facts inside the batch's transaction, so the alerts it raises
-commit together with the checkpoint — a crash and a restart from the checkpoint neither
-lose nor repeat an alert.
+``Evaluator`` is the processor's ``on_facts`` hook (``anyuan process`` wires it in): it
+decides on each batch's facts in memory before the batch's transaction (``decide``: the
+rules do not hold SQLite's write lock) and raises the alerts inside it (``write``), so
+they commit together with the checkpoint — a crash and a restart from the checkpoint
+neither lose nor repeat an alert. Called as a function it does both at once.
 
 Rules evaluated here (fact-driven): stranger, unauthorised zone, watchlist hit, after-hours
 entry, anti-passback, qualification missing / expired, over capacity. Everything they
@@ -94,6 +95,14 @@ def _signature():
     return tuple(parts)
 
 
+def _open_overstays() -> set:
+    return set(
+        Alert.objects.filter(type=T.VEHICLE_OVERSTAY, state__in=OPEN).values_list(
+            "source_key", flat=True
+        )
+    )
+
+
 def _valid_on(day, valid_from, valid_until) -> bool:
     return (valid_from is None or valid_from <= day) and (valid_until is None or day <= valid_until)
 
@@ -115,6 +124,8 @@ class Evaluator:
         self.raised = 0  # alerts raised or repeated, for the command's report
         self.record = None  # a list to append every raise to (the rules benchmark)
         self.pending = {}  # (type, source) → the raise held until the batch's end
+        self.tz = timezone.get_current_timezone()
+        self.clears = []  # clear_alert arguments held until the batch's end
         self.load()
 
     # --- the in-memory registry ------------------------------------------------------
@@ -174,11 +185,7 @@ class Evaluator:
         for pk, zone in self.zones.items():
             if len(zone.chain) > 1:
                 self.children[zone.chain[1]].append(pk)
-        self.overstay_open = set(
-            Alert.objects.filter(type=T.VEHICLE_OVERSTAY, state__in=OPEN).values_list(
-                "source_key", flat=True
-            )
-        )
+        self.overstay_open = _open_overstays()
 
         self.groups = defaultdict(list)  # person → access groups
         for group, person in AccessGroup.members.through.objects.values_list(
@@ -238,8 +245,23 @@ class Evaluator:
     # --- the hook --------------------------------------------------------------------
 
     def __call__(self, facts: list[dict]) -> None:
+        """Decide and write at once (for callers without the two steps)."""
+        self.decide(facts)
+        self.write()
+
+    def decide(self, facts: list[dict], occupancy=None) -> None:
+        """Evaluate a batch's facts in memory: what to raise and clear is held until
+        :meth:`write`. The processor calls this *before* its batch transaction, so the
+        rules do not hold the write lock; the reads here are of the registry (refreshed
+        every ``refresh_seconds`` anyway) and, without ``occupancy``, of the occupancy.
+
+        ``occupancy``: open presences per zone *after* the batch (the processor's own
+        counts); without it the database is asked, which after the batch's presences
+        are written (inside the transaction) is the same."""
         self.refresh_if_due()
-        counts = self._occupancy_before(facts)
+        counts = self._occupancy_before(facts, occupancy)
+        # local times in the current zone, looked up once a batch, not once a fact
+        self.tz = timezone.get_current_timezone()
         for fact in facts:
             zone = self.zones.get(fact["zone_id"])
             if zone is None:
@@ -248,12 +270,28 @@ class Evaluator:
                 self.alarm(fact, zone)
             else:
                 self.evaluate(fact, zone, counts)
+
+    def write(self) -> None:
+        """Write what :meth:`decide` held, in the caller's transaction."""
         self.flush()
 
+    def discard(self) -> None:
+        """Forget what was decided and not written (the batch's transaction failed):
+        the processor starts again from its checkpoint."""
+        self.pending, self.clears = {}, []
+        self.overstay_open = _open_overstays()
+
     def flush(self) -> None:
-        """Write the raises held for this batch: one ``raise_alert`` per (type, source)
+        """Write the clears and the raises held: one ``raise_alert`` per (type, source)
         with the number of occurrences, the first and the last time, the worst severity
-        (a backlog repeating one condition thousands of times costs one write)."""
+        (a backlog repeating one condition thousands of times costs one write).
+
+        Whether an alert is open is read here, in the transaction (``raise_alert``), not
+        when deciding: a person may close it in between, and the raise must then open a
+        new one rather than count a repeat on a closed one."""
+        clears, self.clears = self.clears, []
+        for kwargs in clears:
+            clear_alert(actor=self.actor, **kwargs)
         order = list(Alert.SEVERITY_ORDER)
         pending, self.pending = self.pending, {}
         for held in pending.values():
@@ -278,9 +316,10 @@ class Evaluator:
             step()
             self.flush()  # each step reads the alerts the steps before it raised
 
-    def _occupancy_before(self, facts) -> dict[int, int]:
-        """Open presences per capacity-limited zone before the batch: the database (already
-        written for this batch) minus the batch's own entries and exits."""
+    def _occupancy_before(self, facts, after=None) -> dict[int, int]:
+        """Open presences per capacity-limited zone before the batch: the counts after
+        it (``after``, or the database, already written for this batch) minus the
+        batch's own entries and exits."""
         delta = defaultdict(int)
         for fact in facts:
             zone = self.zones.get(fact["zone_id"])
@@ -292,7 +331,7 @@ class Evaluator:
                 delta[zone.pk] -= 1
         if not delta:
             return {}
-        now = occupancy(list(delta))
+        now = occupancy(list(delta)) if after is None else after
         return {zone: now.get(zone, 0) - change for zone, change in delta.items()}
 
     def settings(self, type: str, zone: _Zone) -> Settings:
@@ -300,7 +339,7 @@ class Evaluator:
 
     def evaluate(self, fact: dict, zone: _Zone, counts: dict[int, int]) -> None:
         kind = fact["kind"]
-        local = timezone.localtime(fact["event_time"])
+        local = fact["event_time"].astimezone(self.tz)
         if kind == STRANGER:
             self.stranger(fact, zone)
             return
@@ -323,12 +362,14 @@ class Evaluator:
             if key in self.overstay_open:
                 self.overstay_open.discard(key)
                 local = timezone.localtime(fact["event_time"])
-                clear_alert(
-                    type=T.VEHICLE_OVERSTAY,
-                    source_key=key,
-                    note=_("Cleared: left at %(time)s.") % {"time": f"{local:%Y-%m-%d %H:%M}"},
-                    at=fact["event_time"],
-                    actor=self.actor,
+                self.clears.append(
+                    {
+                        "type": T.VEHICLE_OVERSTAY,
+                        "source_key": key,
+                        "note": _("Cleared: left at %(time)s.")
+                        % {"time": f"{local:%Y-%m-%d %H:%M}"},
+                        "at": fact["event_time"],
+                    }
                 )
         if zone.pk in counts:
             if kind == ENTRY:

@@ -58,12 +58,65 @@ ROUTES = {
 PARSE_INLINE_BYTES = 64 * 1024
 
 
-class Committer:
-    """One thread that commits what is queued, as many requests per transaction as wait."""
+class Checkpointer:
+    """SQLite: copies the write-ahead log into the database file in the background
+    (``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds, on its own
+    connection), so that the committer's connection can turn the automatic checkpoint
+    off. With it on, the commit that pushes the log past 1,000 pages runs the checkpoint
+    (and its two ``fsync``) before it returns: every request of that group waits for it.
+    A passive checkpoint takes no write lock; the next writer starts the log again from
+    its beginning once all of it is copied."""
 
-    def __init__(self, max_items: int = 20_000, group: bool = True):
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="anyuan-ingest-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self.runs += 1
+                except Exception:  # a locked or busy database: try again next time
+                    log.warning("WAL checkpoint failed", exc_info=True)
+        finally:
+            # the last one as the server stops
+            with contextlib.suppress(Exception), connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            connection.close()
+
+
+class Committer:
+    """One thread that commits what is queued, as many requests per transaction as wait.
+
+    ``background_checkpoint`` (SQLite): the committer's connection does not checkpoint
+    the write-ahead log itself (``wal_autocheckpoint=0``); a :class:`Checkpointer` thread
+    does it meanwhile."""
+
+    def __init__(
+        self, max_items: int = 20_000, group: bool = True, background_checkpoint: bool = True
+    ):
         self.max_items = max_items
         self.group = group
+        self.background_checkpoint = background_checkpoint
+        self.checkpointer: Checkpointer | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -84,6 +137,8 @@ class Committer:
         if thread is not None:
             self._queue.put(None)
             thread.join(timeout)
+        if self.checkpointer is not None:
+            self.checkpointer.stop(timeout)
 
     def submit(self, job: actions.Job) -> concurrent.futures.Future:
         """Queue a job from any thread; the future holds its reply after the commit."""
@@ -99,8 +154,21 @@ class Committer:
         self._queue.put((job, loop, future))
         return await future
 
+    def _setup_connection(self) -> None:
+        if not self.background_checkpoint or connection.vendor != "sqlite":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        if self.checkpointer is None:
+            self.checkpointer = Checkpointer()
+        self.checkpointer.start()
+
     def _run(self) -> None:
         try:
+            try:
+                self._setup_connection()
+            except Exception:  # the automatic checkpoint stays on
+                log.exception("could not set up the background WAL checkpoint")
             stopping = False
             while not stopping:
                 first = self._queue.get()
@@ -306,6 +374,9 @@ class Dispatcher:
                 return
 
 
-committer = Committer(group=os.environ.get("ANYUAN_INGEST_GROUP_COMMIT", "1") != "0")
+committer = Committer(
+    group=os.environ.get("ANYUAN_INGEST_GROUP_COMMIT", "1") != "0",
+    background_checkpoint=os.environ.get("ANYUAN_INGEST_WAL_CHECKPOINT", "background") != "auto",
+)
 ingest_application = IngestApp(committer)
 application = Dispatcher(ingest_application, django_application)

@@ -6,6 +6,8 @@ The log is read-only for everyone: rows come only from devices (see ``actions.py
 presence pages use the query functions of ``api.py`` (scoped, set-based).
 """
 
+import datetime
+
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -306,6 +308,9 @@ class TrajectoryView(PresencePage):
                 item["method_label"] = METHOD_LABELS.get(item["method"], item["method"])
         model = Person if self.kind == "person" else Vehicle
         subject_url = reverse(f"registry:{model._meta.model_name}-detail", args=[subject["id"]])
+        timeline = None
+        if result is not None:
+            timeline = timeline_of(result["items"], start, end)
         return render(
             request,
             self.template_name,
@@ -315,10 +320,43 @@ class TrajectoryView(PresencePage):
                 "kind_label": model._meta.verbose_name,
                 "form": form,
                 "result": result,
+                "timeline": timeline,
                 "limit": api.TRAJECTORY_LIMIT,
             },
             status=status,
         )
+
+
+def timeline_of(items: list[dict], start, end) -> dict:
+    """The stays of a trajectory as bars for the timeline chart (``trajectory.js``): zone,
+    from, to (an open stay runs to the window's end; an exit without entry is a mark at
+    its exit), in ISO times; the zones in order of first visit."""
+    zones: list[str] = []
+    stays = []
+    now = timezone.now()
+    for item in items:
+        if item["kind"] != "presence":
+            continue
+        name = item["zone"]["name"]
+        if name not in zones:
+            zones.append(name)
+        begin = item.get("entered_at")
+        finish = item.get("left_at") or (min(now, end) if item.get("inside") else None)
+        stays.append(
+            {
+                "zone": name,
+                "zone_id": item["zone"]["id"],
+                "from": _utc(begin or finish or item["at"]),
+                "to": _utc(finish or begin or item["at"]),
+                "inside": bool(item.get("inside")),
+                "partial": begin is None,
+            }
+        )
+    return {"start": _utc(start), "end": _utc(end), "zones": zones, "stays": stays}
+
+
+def _utc(moment) -> str:
+    return moment.astimezone(datetime.UTC).isoformat()
 
 
 DIRECTION_LABELS = dict(Direction.choices)

@@ -505,3 +505,32 @@ def test_a_condition_repeated_in_one_batch_is_written_once(site, django_assert_m
     processor.run_once()
     alert.refresh_from_db()
     assert alert.repeat_count == 41
+
+
+def test_rules_decide_in_memory_and_write_in_the_batch_transaction(site):
+    """The processor asks the rules before its transaction (``decide``: no query once
+    the registry is loaded, the occupancy from the processor) and writes the alerts in
+    it (``write``); over capacity still counts from the occupancy before the batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    passage(site, site.workshop, DAY, "in", card(site.alice))
+    processor = Processor(on_facts=Evaluator(refresh_seconds=3600))
+    processor.run_once()
+    for name, minutes in (("bob", 1), ("carol", 2), ("NOBODY", 3)):
+        passage(site, site.workshop, DAY, "in", f"C-{name}", minutes=minutes)
+    evaluator = processor.on_facts
+    decide, seen = evaluator.decide, {}
+
+    def counting(facts, occupancy=None):
+        with CaptureQueriesContext(connection) as queries:
+            decide(facts, occupancy=occupancy)
+        seen.update(queries=len(queries), held=len(evaluator.pending), alerts=len(alerts()))
+
+    evaluator.decide = counting
+    processor.run_once()
+    assert seen == {"queries": 0, "held": 3, "alerts": 0}
+    assert {a.type for a in alerts()} == {T.STRANGER, T.UNAUTHORISED_ZONE, T.OVER_CAPACITY}
+    (over,) = alerts(T.OVER_CAPACITY)
+    # raised by the third inside (alice, then bob and carol), repeated by the fourth
+    assert over.detail["count"] == 3 and over.repeat_count == 2

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint
 from anyuan.events.processor import Processor, muster, muster_rows, occupancy
@@ -361,3 +362,66 @@ def test_occupancy_changes_are_published_live_with_the_batch(park):
     }
     assert messages[(park.area.park.station_id, None)]["zones"] == {area: 1}  # police only
     assert all(m.topic == "occupancy" for m in LiveMessage.objects.all())
+
+
+class TwoStepHook:
+    """A rules engine with the two steps: ``decide`` before the batch's transaction,
+    ``write`` inside it; records where each ran."""
+
+    def __init__(self, fail_write=False):
+        self.fail_write = fail_write
+        self.decided, self.written, self.discarded = [], [], 0
+        self.where = []
+        self._held = None
+
+    def decide(self, facts, occupancy=None):
+        # transactions open around this call (the test's own is one)
+        self.where.append(("decide", len(connection.atomic_blocks)))
+        self.occupancy = dict(occupancy)
+        self._held = facts
+
+    def write(self):
+        self.where.append(("write", len(connection.atomic_blocks)))
+        if self.fail_write:
+            raise RuntimeError("crash while writing")
+        self.written.extend(self._held)
+        self._held = None
+
+    def discard(self):
+        self.discarded += 1
+        self._held = None
+
+
+def test_rules_decide_before_the_transaction_and_write_inside_it(park):
+    """The write lock (SQLite: one for the whole database) is held only for writing."""
+    passage(park, "workshop", 1, "in", "C-ALICE")
+    passage(park, "room", 2, "in", "C-ALICE")
+    hook = TwoStepHook()
+    around = len(connection.atomic_blocks)  # the test's transaction
+    Processor(on_facts=hook).run_once()
+    assert hook.where == [("decide", around), ("write", around + 1)]
+    assert kinds(hook.written) == ["entry", "entry"]
+    # the occupancy handed over is the processor's, after the batch
+    assert hook.occupancy == {park.workshop.pk: 1, park.room.pk: 1} == occupancy()
+
+
+def test_a_failed_write_discards_the_decisions_and_repeats_nothing(park):
+    _script(park)
+    total = Passage.objects.count()
+    Processor(name="once", batch=10_000).run_once()
+    expected = rows()
+    Presence.objects.all().delete()
+
+    hook = TwoStepHook()
+    proc = Processor(name="twostep", batch=41, on_facts=hook)
+    proc.process_batch()
+    hook.fail_write = True
+    with pytest.raises(RuntimeError):
+        proc.process_batch()  # nothing of this batch is committed
+    assert hook.discarded == 1
+    hook.fail_write = False
+    proc.run_once()  # the same processor goes on from its checkpoint
+
+    assert rows() == expected
+    ids = [f["passage_id"] for f in hook.written if f["kind"] != "stranger"]
+    assert len(ids) == len(set(ids)) == total

@@ -581,6 +581,20 @@ def test_trajectory_pages(site):
     body = page(r)
     assert site.own.device.name in body and site.nb.device.name in body
     assert site.fr.device.name not in body
+    # the timeline: the stays of the table as bars, zones in order of first visit
+    import json
+    import re
+
+    found = re.search(
+        r'<script id="trajectory-timeline" type="application/json">(.*?)</script>', body
+    )
+    timeline = json.loads(found.group(1))
+    shown = r.context["result"]["items"]
+    stays = [i for i in shown if i["kind"] == "presence"]
+    assert len(timeline["stays"]) == len(stays) > 0
+    assert timeline["zones"] == list(dict.fromkeys(i["zone"]["name"] for i in stays))
+    assert all(s["from"] <= s["to"] for s in timeline["stays"])
+    assert "events/trajectory.js" in body
     assert f"/registry/person/{site.own.person.pk}/" in body
     # a bad window is a form error, not a failure
     r = police.get(url, {"from": local(at(0)), "to": local(at(0) + dt.timedelta(days=40))})

@@ -5,6 +5,7 @@ that arrive together in one transaction and answers each only after its commit."
 import asyncio
 import datetime as dt
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from anyuan.events import actions
 from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
 from anyuan.events.tests.conftest import (
     BASE,
@@ -183,6 +185,40 @@ def test_committer_thread_commits_concurrent_requests_together(world):
     assert Passage.objects.filter(device__serial__startswith="G-").count() == 200
     assert committer.jobs == 250
     assert committer.groups < 250
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committer_checkpoints_the_log_in_the_background_on_sqlite(world):
+    """SQLite: the committer's connection leaves the write-ahead log to a checkpoint
+    thread of its own, which runs until the committer stops."""
+    from django.db import connection
+
+    from anyuan.events.asgi_ingest import Committer
+    from anyuan.events.ingest import too_large
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    committer = Committer()
+    try:
+        reply = committer.submit(actions.Job(too_large(1))).result(timeout=30)
+        assert reply.status == 401  # no device token: nothing stored, but the thread runs
+        checkpointer = committer.checkpointer
+        assert checkpointer is not None
+        checkpointer.interval = 0.01
+        deadline = time.monotonic() + 30
+        while checkpointer.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.runs > 0
+    finally:
+        committer.stop()
+    assert committer.checkpointer._thread is None
+
+    plain = Committer(background_checkpoint=False)
+    try:
+        assert plain.submit(actions.Job(too_large(1))).result(timeout=30).status == 401
+    finally:
+        plain.stop()
+    assert plain.checkpointer is None
 
 
 @pytest.mark.django_db

@@ -4,7 +4,8 @@
  * a small toast for a new or escalated alert, updates or removes the toast of an alert
  * already shown, and fires the DOM event "anyuan:alert" on <body> (through htmx.trigger
  * when htmx is present, so `hx-trigger="anyuan:alert from:body"` refreshes a list); on
- * "occupancy" it fires "anyuan:occupancy". The payload is the event's `detail`.
+ * "occupancy" it fires "anyuan:occupancy". The payload is the event's `detail`. Low-
+ * severity alerts pop up no toast; they only refresh the lists.
  *
  * One tab of the browser holds the connection (a Web Lock) and passes the messages to the
  * others (BroadcastChannel): browsers allow six HTTP/1.1 connections per host, and every
@@ -114,7 +115,8 @@
     if (type === "alert") {
       // a page with its own alert feed (the wall-screen dashboard) asks for no toasts
       if (document.body.dataset.liveToasts === "off") { /* the page shows it */ }
-      else if (SHOW.indexOf(payload.transition) >= 0) toast(payload, true);
+      // low-severity alerts (a double entry at a turnstile) go to the queue, not a pop-up
+      else if (SHOW.indexOf(payload.transition) >= 0 && payload.severity !== "low") toast(payload, true);
       else if (UPDATE.indexOf(payload.transition) >= 0) toast(payload, false);
       else remove(String(payload.id)); // acknowledged, dispatched, closed: someone has it
       fire("anyuan:alert", payload);
