@@ -22,6 +22,7 @@ from anyuan.events.api import router as events_router  # noqa: E402
 from anyuan.incidents.api import router as incidents_router  # noqa: E402
 from anyuan.registry.api import router as registry_router  # noqa: E402
 from anyuan.registry.api_io import router as registry_io_router  # noqa: E402
+from anyuan.tracing.api import router as tracing_router  # noqa: E402
 
 api.add_router("/registry", registry_router)
 api.add_router("/registry", registry_io_router)
@@ -32,3 +33,4 @@ api.add_router("/alerts", alerts_router)
 api.add_router("/dashboard", dashboard_router)
 api.add_router("/disputes", disputes_router)
 api.add_router("/incidents", incidents_router)
+api.add_router("/tracing", tracing_router)

@@ -169,6 +169,29 @@ def add_rules(foreign_station, neighbour):
     )
 
 
+def add_trace_runs(foreign_station, foreign, neighbour):
+    """Contact-tracing runs out of the users' reach: one of the foreign station's police
+    and one of the neighbour enterprise (its own zones)."""
+    from anyuan.tracing.models import TraceRun
+
+    at = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
+    common = {
+        "window_start": at - dt.timedelta(days=14),
+        "window_end": at,
+        "minutes": 15,
+        "hops": 2,
+    }
+    foreign.trace_run = TraceRun.objects.create(
+        station=foreign_station.station, reason="FOREIGN trace", **common
+    )
+    neighbour.trace_run = TraceRun.objects.create(
+        station=neighbour.enterprise.station,
+        enterprise=neighbour.enterprise,
+        reason="NEIGHBOUR trace",
+        **common,
+    )
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Tests create many users; the production hasher is slow on purpose."""
@@ -193,6 +216,7 @@ def world(db):
     foreign_t, foreign_enterprise = build_tenant("FOREIGN", 2, "B")
     foreign = foreign_enterprise("FOREIGN", 3)
     add_rules(foreign_t, neighbour)
+    add_trace_runs(foreign_t, foreign, neighbour)
 
     users = {
         Role.POLICE_ADMIN: make_user("police_admin", Role.POLICE_ADMIN, station=home.station),

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "anyuan.events",
     "anyuan.alerts",
     "anyuan.live",
+    "anyuan.tracing",
     "anyuan.disputes",
     "anyuan.incidents",
     "anyuan.dashboard",

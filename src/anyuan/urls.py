@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("registry/", include("anyuan.registry.urls")),
     path("events/", include("anyuan.events.urls")),
+    path("tracing/", include("anyuan.tracing.urls")),
     path("alerts/", include("anyuan.alerts.urls")),
     path("disputes/", include("anyuan.disputes.urls")),
     path("incidents/", include("anyuan.incidents.urls")),

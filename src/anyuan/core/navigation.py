@@ -55,6 +55,7 @@ SECTIONS = [
             ("events.devicealarm", "events:devicealarm-list"),
             ("events.presence", "events:occupancy", _("Occupancy and muster lists")),
             ("events.presence", "events:trajectory", _("Trajectories")),
+            ("tracing.tracerun", "tracing:index", _("Contact tracing")),
             ("events.devicelink", "events:device-status", _("Device status")),
         ],
     ),

@@ -72,6 +72,8 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,  # live push: notifications of their scope
         "alerts.rule": EDIT,
         "dashboard.passagehour": READ,  # rollups kept by the processor
+        # contact tracing: runs are records (never changed); XLSX export is audited
+        "tracing.tracerun": frozenset({VIEW, ADD, EXPORT}),
         # dispute cases are never deleted (一案一码: every case stays on record); their
         # steps, parties and files are changed only through the case's transitions
         **DISPUTES_POLICE,
@@ -90,6 +92,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,
         "alerts.rule": READ,
         "dashboard.passagehour": READ,
+        "tracing.tracerun": frozenset({VIEW, ADD, EXPORT}),
         **DISPUTES_POLICE,
         "incidents.incident": MANAGE,
         "accounts.user": NONE,
@@ -115,6 +118,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "alerts.rule": EDIT,
         "dashboard.passagehour": READ,
         # traces within the enterprise's own zones (its presences); no export
+        "tracing.tracerun": frozenset({VIEW, ADD}),
         **DISPUTES_ENTERPRISE,
         "accounts.user": EDIT,
         "accounts.apitoken": EDIT,
@@ -132,6 +136,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "live.livemessage": READ,
         "alerts.rule": READ,
         "dashboard.passagehour": READ,
+        "tracing.tracerun": frozenset({VIEW, ADD}),
         **DISPUTES_ENTERPRISE,
         "accounts.user": NONE,
         "accounts.apitoken": NONE,
