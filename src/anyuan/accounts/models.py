@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from anyuan.core.roles import ENTERPRISE_ROLES, PERSONAL_ROLES, POLICE_ROLES, Role
+from anyuan.core.roles import ENTERPRISE_ROLES, PERSONAL_ROLES, POLICE_ROLES, Role, is_police
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -76,7 +76,7 @@ class User(AbstractUser):
 
     @property
     def is_police(self) -> bool:
-        return self.role in POLICE_ROLES
+        return is_police(self)  # core.roles: police roles and platform operators
 
     @property
     def is_enterprise(self) -> bool:

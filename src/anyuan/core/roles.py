@@ -24,6 +24,12 @@ POLICE_ROLES = {Role.POLICE_ADMIN, Role.POLICE_OFFICER}
 ENTERPRISE_ROLES = {Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_SECURITY}
 PERSONAL_ROLES = {Role.INFORMANT, Role.EMPLOYEE}
 
+
+def is_police(user) -> bool:
+    """A police user of a station, or a platform operator (the system actor is neither)."""
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "role", None) in POLICE_ROLES)
+
+
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 REVEAL, EXPORT, IMPORT = "reveal", "export", "import"
 ACTIONS = (VIEW, ADD, CHANGE, DELETE, REVEAL, EXPORT, IMPORT)

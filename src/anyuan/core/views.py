@@ -33,9 +33,9 @@ from anyuan.core.roles import (
     EXPORT,
     IMPORT,
     PERSONAL_ROLES,
-    POLICE_ROLES,
     REVEAL,
     VIEW,
+    is_police,
     user_can,
 )
 
@@ -178,7 +178,7 @@ class HomeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        if user.is_superuser or user.role in POLICE_ROLES:
+        if is_police(user):
             context["dashboard"] = police_dashboard(user)
         elif user.role in ENTERPRISE_ROLES:
             context["dashboard"] = enterprise_dashboard(user)

@@ -25,9 +25,10 @@ from ninja.errors import ValidationError
 
 from anyuan.alerts.models import Alert
 from anyuan.core.api import DbInt
-from anyuan.core.roles import POLICE_ROLES, VIEW, user_can
+from anyuan.core.roles import VIEW, is_police, user_can
 from anyuan.dashboard.models import PassageHour
 from anyuan.dashboard.rollups import LocalFold, UtcTrunc, granularity, local_midnight, local_zone
+from anyuan.events.api import SILENT_HEARTBEATS, device_states
 from anyuan.events.models import DeviceLink, Method, Presence, SubjectKind
 from anyuan.registry.models import Device, Enterprise, PoliceGrid, Ring, Zone
 
@@ -38,14 +39,9 @@ ALERT_DAYS = 30  # alerts per day: today and the 29 days before
 VISITOR_LIMIT = 100  # visitor vehicles listed (the count is of all)
 ZONES_DEFAULT, ZONES_MAX = 50, 10_000  # the fullest zones listed by the occupancy endpoint
 SILENT_LIMIT = 100  # silent devices listed (the count is of all)
-SILENT_HEARTBEATS = 3  # silent: nothing heard for this many heartbeat intervals
 
 
 # --- who may see what, and the police's filters ----------------------------------------------
-
-
-def is_police(user) -> bool:
-    return bool(user.is_superuser or user.role in POLICE_ROLES)
 
 
 def require(user, *models) -> None:
@@ -654,50 +650,19 @@ def zones_endpoint(request, filters: Query[PlaceFilters]):
 
 def device_status(user, place: Place, now=None) -> dict:
     """Active devices online (heard within three heartbeat intervals), silent, never heard;
-    the silent ones, longest silence first. Two queries: the devices and their links."""
+    the silent ones, longest silence first (``events.api.device_states``: two queries)."""
     now = now or timezone.now()
-    devices = list(
-        Device.objects.restrict(user, VIEW)
-        .filter(place.q("zone__enterprise"))
-        .order_by("pk")
-        .values(
-            "id", "serial", "name", "kind", "active", "heartbeat_seconds", "zone_id",
-            zone_name=F("zone__name"),
-        )
-    )  # fmt: skip
-    links = {
-        device: (seen, skew)
-        for device, seen, skew in DeviceLink.objects.restrict(user, VIEW)
-        .filter(place.q("device__zone__enterprise"))
-        .values_list("device_id", "last_seen", "clock_skew")
-    }
-    counts = Counter()
-    silent = []
-    for d in devices:
-        if not d["active"]:
-            counts["inactive"] += 1
-            continue
-        seen, skew = links.get(d["id"], (None, False))
-        counts["clock_skew"] += bool(skew)
-        if seen is None:
-            counts["never_heard"] += 1
-            continue
-        quiet = (now - seen).total_seconds()
-        if quiet > SILENT_HEARTBEATS * max(d["heartbeat_seconds"], 1):
-            counts["silent"] += 1
-            silent.append((seen, d))
-        else:
-            counts["online"] += 1
-    silent.sort(key=lambda item: (item[0], item[1]["id"]))
+    rows, counts = device_states(user, place.q("zone__enterprise"), now)
+    silent = [d for d in rows if d["status"] == "silent"]
     return {
         "at": now,
-        "total": len(devices),
-        "active": len(devices) - counts["inactive"],
-        "online": counts["online"],
-        "silent": counts["silent"],
-        "never_heard": counts["never_heard"],
-        "inactive": counts["inactive"],
-        "clock_skew": counts["clock_skew"],
+        "total": len(rows),
+        "active": len(rows) - counts.get("inactive", 0),
+        "online": counts.get("online", 0),
+        "silent": counts.get("silent", 0),
+        "never_heard": counts.get("never_heard", 0),
+        "inactive": counts.get("inactive", 0),
+        "clock_skew": sum(1 for d in rows if d["clock_skew"] and d["status"] != "inactive"),
         "silent_devices": [
             {
                 "id": d["id"],
@@ -706,10 +671,10 @@ def device_status(user, place: Place, now=None) -> dict:
                 "kind": d["kind"],
                 "zone": {"id": d["zone_id"], "name": d["zone_name"]},
                 "heartbeat_seconds": d["heartbeat_seconds"],
-                "last_seen": seen,
-                "silent_minutes": int((now - seen).total_seconds() // 60),
+                "last_seen": d["last_seen"],
+                "silent_minutes": d["quiet_minutes"],
             }
-            for seen, d in silent[:SILENT_LIMIT]
+            for d in silent[:SILENT_LIMIT]
         ],
     }
 

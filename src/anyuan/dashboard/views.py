@@ -14,8 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import RedirectView, TemplateView
 
 from anyuan.alerts.models import Alert
-from anyuan.core.roles import CHANGE, VIEW, user_can
-from anyuan.dashboard.api import is_police
+from anyuan.core.roles import CHANGE, VIEW, is_police, user_can
 from anyuan.events.models import Presence
 from anyuan.registry.models import Enterprise, PoliceGrid, Ring
 

@@ -32,6 +32,7 @@ from anyuan.core.roles import (
     POLICE_ROLES,
     VIEW,
     Role,
+    is_police,
     user_can,
 )
 from anyuan.core.system import SYSTEM
@@ -154,7 +155,7 @@ def _place_of(actor, data):
     jurisdiction; everyone else files for their own enterprise."""
     from anyuan.registry.models import Enterprise, Station
 
-    if actor.is_superuser or actor.role in POLICE_ROLES:
+    if is_police(actor):
         enterprise = data.get("enterprise")
         if enterprise not in (None, ""):
             pk = getattr(enterprise, "pk", enterprise)
@@ -447,7 +448,7 @@ def invite_partner(actor, case, partner, *, remote_addr=None) -> Case:
     case; the partner then sees and works on it."""
     with transaction.atomic():
         row = _locked(actor, case)
-        if not (getattr(actor, "is_superuser", False) or actor.role in POLICE_ROLES):
+        if not (is_police(actor)):
             raise PermissionDenied(_("You may not do this."))
         if row.tier < TOP_TIER:
             raise TransitionRefused(_("Partners join at tier 3; escalate the case first."))
@@ -659,7 +660,7 @@ def report_warning(actor, data: dict, *, remote_addr=None) -> WarningInfo:
         raise PermissionDenied(_("You may not do this."))
     check_text({k: v for k, v in data.items() if isinstance(v, str)})
     fields = {k: data[k] for k in ("category", "level", "title", "content") if k in data}
-    police = actor.is_superuser or actor.role in POLICE_ROLES
+    police = is_police(actor)
     cases = []
     if police:
         station, enterprise = _place_of(actor, {"enterprise": data.get("enterprise")})

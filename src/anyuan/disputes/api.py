@@ -17,7 +17,8 @@ the pages).
 import datetime as dt
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status
@@ -26,7 +27,7 @@ from ninja.pagination import paginate
 
 from anyuan.core.actions import ValidationFailed
 from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip
-from anyuan.core.roles import PERSONAL_ROLES, POLICE_ROLES, VIEW, user_can
+from anyuan.core.roles import PERSONAL_ROLES, VIEW, is_police, user_can
 from anyuan.disputes import actions, stats
 from anyuan.disputes.models import (
     Case,
@@ -189,14 +190,11 @@ class InviteIn(Schema):
 
 
 def _get(request, pk: int) -> Case:
-    try:
-        return Case.objects.restrict(request.auth, VIEW).get(pk=pk)
-    except Case.DoesNotExist:
-        raise Http404 from None
+    return get_object_or_404(Case.objects.restrict(request.auth, VIEW), pk=pk)
 
 
 def _police(user) -> bool:
-    return user.is_superuser or user.role in POLICE_ROLES
+    return is_police(user)
 
 
 def detail(user, case: Case) -> dict:
@@ -448,10 +446,7 @@ def list_group_warnings(request, filters: Query[GroupWarningFilters]):
     openapi_extra=GROUP_WARNING,
 )
 def get_group_warning(request, pk: int):
-    try:
-        return GroupWarning.objects.restrict(request.auth, VIEW).get(pk=pk)
-    except GroupWarning.DoesNotExist:
-        raise Http404 from None
+    return get_object_or_404(GroupWarning.objects.restrict(request.auth, VIEW), pk=pk)
 
 
 # --- warning information -------------------------------------------------------------------
@@ -475,10 +470,11 @@ class WarningInfoOut(Schema):
 
     @staticmethod
     def resolve_cases(obj, context):
-        user = context["request"].auth
-        return list(
-            Case.objects.restrict(user, VIEW).filter(warning_infos=obj).values_list("pk", flat=True)
-        )
+        visible = getattr(obj, "visible_cases", None)  # prefetched by the list
+        if visible is None:
+            user = context["request"].auth
+            visible = Case.objects.restrict(user, VIEW).filter(warning_infos=obj)
+        return [case.pk for case in visible]
 
 
 class WarningInfoIn(Schema):
@@ -511,7 +507,13 @@ class WarningInfoFilters(Schema):
 )
 @paginate(Pagination)
 def list_warning_info(request, filters: Query[WarningInfoFilters]):
-    qs = WarningInfo.objects.restrict(request.auth, VIEW)
+    # the linked cases the caller may view, one query for the page rather than one a row
+    visible = Prefetch(
+        "cases",
+        queryset=Case.objects.restrict(request.auth, VIEW).only("pk"),
+        to_attr="visible_cases",
+    )
+    qs = WarningInfo.objects.restrict(request.auth, VIEW).prefetch_related(visible)
     for name in ("category", "source", "level", "verified"):
         value = getattr(filters, name)
         if value is not None:
@@ -528,10 +530,7 @@ def list_warning_info(request, filters: Query[WarningInfoFilters]):
     openapi_extra=WARNING_INFO,
 )
 def get_warning_info(request, pk: int):
-    try:
-        return WarningInfo.objects.restrict(request.auth, VIEW).get(pk=pk)
-    except WarningInfo.DoesNotExist:
-        raise Http404 from None
+    return get_object_or_404(WarningInfo.objects.restrict(request.auth, VIEW), pk=pk)
 
 
 @router.post(

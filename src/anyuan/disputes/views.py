@@ -27,8 +27,8 @@ from anyuan.core.roles import (
     ADD,
     CHANGE,
     PERSONAL_ROLES,
-    POLICE_ROLES,
     VIEW,
+    is_police,
     user_can,
 )
 from anyuan.disputes import actions, stats
@@ -98,7 +98,7 @@ class FileForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if user.is_superuser or user.role in POLICE_ROLES:
+        if is_police(user):
             self.fields["enterprise"].queryset = Enterprise.objects.restrict(user, VIEW)
             self.fields["zone"].queryset = Zone.objects.restrict(user, VIEW)
         else:
@@ -216,7 +216,7 @@ class CaseDetailView(generic.ObjectMixin, View):
                 }
             )
         can_change = bool(steps) or Case.objects.restrict(user, CHANGE).filter(pk=case.pk).exists()
-        police = user.is_superuser or user.role in POLICE_ROLES
+        police = is_police(user)
         return render(
             request,
             self.template_name,
@@ -484,7 +484,7 @@ class WarningInfoEditView(generic.ObjectEditView):
     @property
     def fields(self):
         user = self.request.user
-        if user.is_superuser or user.role in POLICE_ROLES:
+        if is_police(user):
             return ["enterprise", "category", "source", "level", "title", "content",
                     "reported_at", "verified", "verified_note", "cases"]  # fmt: skip
         return ["category", "level", "title", "content"]

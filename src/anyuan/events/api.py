@@ -19,6 +19,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.http import Http404, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
@@ -42,7 +43,14 @@ from anyuan.events.ingest import (
     prepare,
     too_large,
 )
-from anyuan.events.models import DeviceAlarm, Method, Passage, Presence, SubjectKind
+from anyuan.events.models import (
+    DeviceAlarm,
+    DeviceLink,
+    Method,
+    Passage,
+    Presence,
+    SubjectKind,
+)
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
 router = Router(tags=["events"])
@@ -311,10 +319,7 @@ class DeviceLinkOut(Schema):
     def resolve_silent(obj):
         """Nothing heard for three heartbeat intervals (or never)."""
         link = DeviceLinkOut._link(obj)
-        if link is None or link.last_seen is None:
-            return True
-        quiet = timezone.now() - link.last_seen
-        return quiet > dt.timedelta(seconds=3 * max(obj.heartbeat_seconds, 1))
+        return is_silent(link and link.last_seen, obj.heartbeat_seconds, timezone.now())
 
 
 @router.get(
@@ -810,10 +815,6 @@ def muster_export(user, zone: Zone, fmt: str = "csv", *, remote_addr=None) -> Ht
     return response
 
 
-def muster_csv(user, zone: Zone, *, remote_addr=None) -> HttpResponse:
-    return muster_export(user, zone, "csv", remote_addr=remote_addr)
-
-
 class MusterRow(Schema):
     id: int
     zone: int = Field(alias="zone_id")
@@ -895,3 +896,68 @@ def zone_muster_xlsx(request, pk: DbInt):
     require(user, VIEW)
     zone = visible_zone(user, pk)
     return muster_export(user, zone, "xlsx", remote_addr=client_ip(request))
+
+
+# --- device status (the device status page and the dashboard) ------------------------------
+
+
+SILENT_HEARTBEATS = 3  # silent: nothing heard for this many heartbeat intervals
+DEVICE_STATUS_LABELS = {
+    "silent": gettext_lazy("Silent"),
+    "never_heard": gettext_lazy("Never heard"),
+    "online": gettext_lazy("Online"),
+    "inactive": gettext_lazy("Switched off"),
+}
+
+
+def is_silent(last_seen, heartbeat_seconds: int, now) -> bool:
+    """Nothing heard for ``SILENT_HEARTBEATS`` heartbeat intervals (or never)."""
+    if last_seen is None:
+        return True
+    return (now - last_seen).total_seconds() > SILENT_HEARTBEATS * max(heartbeat_seconds, 1)
+
+
+def device_states(user, where: Q | None = None, now=None) -> tuple[list[dict], dict]:
+    """The devices in reach (narrowed by ``where`` on devices) with status — online,
+    silent, never heard, switched off — last heard and clock state; silent ones first,
+    the longest silence first. Two queries. Shared by the device status page and the
+    dashboard."""
+    now = now or timezone.now()
+    devices = list(
+        Device.objects.restrict(user, VIEW)
+        .filter(where or Q())
+        .order_by("zone__path", "serial")
+        .values(
+            "id", "serial", "name", "kind", "active", "heartbeat_seconds", "zone_id",
+            zone_name=F("zone__name"),
+        )
+    )  # fmt: skip
+    links = {
+        row[0]: row[1:]
+        for row in DeviceLink.objects.restrict(user, VIEW).values_list(
+            "device_id", "last_seen", "clock_skew", "clock_offset_s"
+        )
+    }
+    counts: dict[str, int] = {}
+    order = list(DEVICE_STATUS_LABELS)
+    for d in devices:
+        seen, skew, offset = links.get(d["id"], (None, False, None))
+        if not d["active"]:
+            status = "inactive"
+        elif seen is None:
+            status = "never_heard"
+        elif is_silent(seen, d["heartbeat_seconds"], now):
+            status = "silent"
+        else:
+            status = "online"
+        d.update(
+            status=status,
+            status_label=DEVICE_STATUS_LABELS[status],
+            last_seen=seen,
+            quiet_minutes=int((now - seen).total_seconds() // 60) if seen else None,
+            clock_skew=skew,
+            clock_offset_s=offset,
+        )
+        counts[status] = counts.get(status, 0) + 1
+    devices.sort(key=lambda d: (order.index(d["status"]), -(d["quiet_minutes"] or 0)))
+    return devices, counts

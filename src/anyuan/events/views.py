@@ -11,7 +11,6 @@ import datetime
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -109,9 +108,9 @@ class DeviceStatusView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
-        rows, counts = device_rows(request.user)
+        rows, counts = api.device_states(request.user)
         status = request.GET.get("status", "")
-        if status in DEVICE_STATUS_LABELS:
+        if status in api.DEVICE_STATUS_LABELS:
             rows = [r for r in rows if r["status"] == status]
         else:
             status = ""
@@ -123,7 +122,7 @@ class DeviceStatusView(LoginRequiredMixin, View):
                 "rows": rows,
                 "counts": [
                     {"status": k, "label": label, "count": counts.get(k, 0)}
-                    for k, label in DEVICE_STATUS_LABELS.items()
+                    for k, label in api.DEVICE_STATUS_LABELS.items()
                 ],
                 "status": status,
                 "total": sum(counts.values()),
@@ -133,57 +132,6 @@ class DeviceStatusView(LoginRequiredMixin, View):
         )
         add_never_cache_headers(response)
         return response
-
-
-DEVICE_STATUS_LABELS = {
-    "silent": gettext_lazy("Silent"),
-    "never_heard": gettext_lazy("Never heard"),
-    "online": gettext_lazy("Online"),
-    "inactive": gettext_lazy("Switched off"),
-}
-SILENT_HEARTBEATS = 3  # as the dashboard: nothing heard for three heartbeat intervals
-
-
-def device_rows(user, now=None) -> tuple[list[dict], dict]:
-    """The devices in reach with status, last heard and clock state: two queries."""
-    now = now or timezone.now()
-    devices = list(
-        Device.objects.restrict(user, VIEW)
-        .order_by("zone__path", "serial")
-        .values(
-            "id", "serial", "name", "kind", "active", "heartbeat_seconds", "zone_id",
-            zone_name=F("zone__name"),
-        )
-    )  # fmt: skip
-    links = {
-        row[0]: row[1:]
-        for row in DeviceLink.objects.restrict(user, VIEW).values_list(
-            "device_id", "last_seen", "clock_skew", "clock_offset_s"
-        )
-    }
-    counts: dict[str, int] = {}
-    order = list(DEVICE_STATUS_LABELS)
-    for d in devices:
-        seen, skew, offset = links.get(d["id"], (None, False, None))
-        if not d["active"]:
-            status = "inactive"
-        elif seen is None:
-            status = "never_heard"
-        elif (now - seen).total_seconds() > SILENT_HEARTBEATS * max(d["heartbeat_seconds"], 1):
-            status = "silent"
-        else:
-            status = "online"
-        d.update(
-            status=status,
-            status_label=DEVICE_STATUS_LABELS[status],
-            last_seen=seen,
-            quiet_minutes=int((now - seen).total_seconds() // 60) if seen else None,
-            clock_skew=skew,
-            clock_offset_s=offset,
-        )
-        counts[status] = counts.get(status, 0) + 1
-    devices.sort(key=lambda d: (order.index(d["status"]), -(d["quiet_minutes"] or 0)))
-    return devices, counts
 
 
 class MusterView(PresencePage):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -58,10 +58,7 @@ class IncidentFilters(Schema):
 
 
 def _get(request, pk: int, action: str) -> Incident:
-    try:
-        return Incident.objects.restrict(request.auth, action).get(pk=pk)
-    except Incident.DoesNotExist:
-        raise Http404 from None
+    return get_object_or_404(Incident.objects.restrict(request.auth, action), pk=pk)
 
 
 @router.get(

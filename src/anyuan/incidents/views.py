@@ -17,7 +17,7 @@ from django.views import View
 from anyuan.core import actions as core_actions
 from anyuan.core import views as generic
 from anyuan.core.actions import ValidationFailed
-from anyuan.core.roles import CHANGE, EXPORT, IMPORT, POLICE_ROLES, VIEW, user_can
+from anyuan.core.roles import CHANGE, EXPORT, IMPORT, VIEW, is_police, user_can
 from anyuan.incidents import actions, importing, stats
 from anyuan.incidents.models import Category, Incident
 from anyuan.registry.models import Enterprise, PoliceGrid
@@ -168,7 +168,7 @@ class StatsView(LoginRequiredMixin, View):
             qs = qs.filter(category=category)
         else:
             category = ""
-        police = user.is_superuser or user.role in POLICE_ROLES
+        police = is_police(user)
         enterprise = grid = None
         if police:
             enterprise = (

@@ -13,7 +13,7 @@ from anyuan.alerts.models import Alert
 from anyuan.core.roles import Role
 from anyuan.dashboard import rollups
 from anyuan.events.models import DeviceLink, Presence
-from anyuan.registry.models import Device, PoliceGrid, Vehicle
+from anyuan.registry.models import Device, Person, PoliceGrid, Vehicle
 
 BASE = "/api/v1/dashboard"
 ENDPOINTS = ("occupancy", "passages-hourly", "alerts", "zones", "devices")
@@ -388,3 +388,33 @@ def test_occupancy_lists_the_fullest_zones_up_to_the_limit(dash, world):
     one = police.get(f"{BASE}/occupancy", {"zones": 1}).json()
     assert one["zones"] == full["zones"][:1] and one["zones_total"] == full["zones_total"]
     assert police.get(f"{BASE}/occupancy", {"zones": -1}).status_code == 422
+
+
+@pytest.mark.django_db
+def test_tiles_come_from_each_app_in_reach_and_follow_the_filter(dash, world):
+    def tiles(user, **params):
+        response = client_for(user).get(f"{BASE}/tiles", params)
+        assert response.status_code == 200, response.content
+        return {t["key"]: t for t in response.json()["tiles"]}
+
+    police = tiles(world.users[Role.POLICE_ADMIN])
+    # registry, alerts, disputes and incidents each add theirs
+    assert {"registry.enterprises", "registry.people", "alerts.escalated"} <= set(police)
+    assert any(k.startswith("disputes.") for k in police)
+    assert any(k.startswith("incidents.") for k in police)
+    # the jurisdiction's enterprises; narrowed to one enterprise, one
+    assert police["registry.enterprises"]["value"] >= 2
+    narrowed = tiles(world.users[Role.POLICE_ADMIN], enterprise=world.own.enterprise.pk)
+    assert narrowed["registry.enterprises"]["value"] == 1
+    assert narrowed["registry.people"]["value"] < police["registry.people"]["value"]
+
+    own = tiles(world.users[Role.ENTERPRISE_ADMIN])
+    assert "registry.enterprises" not in own  # a firm is one firm: no such figure
+    assert (
+        own["registry.people"]["value"]
+        == Person.objects.filter(enterprise=world.own.enterprise).count()
+    )
+    refused = client_for(world.users[Role.ENTERPRISE_ADMIN]).get(
+        f"{BASE}/tiles", {"enterprise": world.neighbour.enterprise.pk}
+    )
+    assert refused.status_code == 422

@@ -359,6 +359,9 @@ def test_warning_information(world):
     assert linked.json()["cases"] == [world.own.dispute.pk] and linked.json()["verified"]
     assert linked.json()["source"] == "officer"
     assert ids(police.get(f"{API}/information?category=gathering")) == {linked.json()["id"]}
+    # the list carries the linked cases too (prefetched for the page)
+    listed = police.get(f"{API}/information?category=gathering").json()["items"]
+    assert [row["cases"] for row in listed] == [[world.own.dispute.pk]]
 
 
 @pytest.mark.django_db

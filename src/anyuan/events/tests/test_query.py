@@ -11,9 +11,9 @@ from django.utils import timezone
 from anyuan.core.models import AuditEntry
 from anyuan.core.roles import Role
 from anyuan.events import api as events_api
+from anyuan.events.api import device_states
 from anyuan.events.models import DeviceLink, Passage, Presence
 from anyuan.events.processor import Processor
-from anyuan.events.views import device_rows
 from anyuan.registry.models import Device, Person, Zone
 
 pytestmark = pytest.mark.django_db
@@ -552,7 +552,7 @@ def test_device_status_page(site):
     body = page(police.get("/events/devices/"))
     assert own.serial in body and site.room_device.serial in body and fr.serial not in body
     assert nb.serial in body  # the neighbour is in the jurisdiction
-    rows, counts = device_rows(site.world.users[Role.POLICE_ADMIN])
+    rows, counts = device_states(site.world.users[Role.POLICE_ADMIN])
     status = {r["serial"]: r["status"] for r in rows}
     assert status[own.serial] == "online"
     assert status[site.room_device.serial] == "silent"
