@@ -25,12 +25,14 @@ Steps, each in a child process of its own (so that its peak memory is its own):
    contacts of ``--samples`` index cases (persons drawn with the seed among those with a
    stay in the first two days), each ``--repeat`` times: ``direct_warm_p50_s`` and
    ``two_hop_warm_p50_s`` are the medians. ``peak_rss_mb`` is this process's maximum RSS.
-4. **duckdb** and **postgres**: the intervals loaded into a table (PostgreSQL: indexed on
-   (zone, start) and on subject, analysed), then the 2-hop question of the first index
-   case in plain SQL (:data:`TWO_HOP_SQL`), timed; ``matches_reference`` says whether
-   the databases that answered give exactly the people anyuan gives at each hop
-   (``duckdb_matches``, ``postgres_matches``; a query cancelled after ``--pg-timeout``
-   seconds is reported with ``postgres_timed_out`` and its match as null). PostgreSQL: ``--postgres URL``
+4. **duckdb** and **postgres**: the intervals loaded into a table (PostgreSQL: GiST on
+   (zone, stay range) with btree_gist, B-tree on subject, analysed), then the 2-hop
+   question of the first index case in plain SQL, timed: :data:`SWEEP_SQL` (a running
+   max per zone), and with ``--pairwise`` also :data:`PAIRWISE_SQL` (every pair of
+   overlapping stays listed; minutes). ``matches_reference`` is true when both databases
+   answered with exactly the people anyuan gives at each hop, false when one gave others,
+   null when one did not answer (``duckdb_matches``, ``postgres_matches``; a query
+   cancelled after ``--pg-timeout`` seconds is reported with ``postgres_timed_out``). PostgreSQL: ``--postgres URL``
    or ``DATABASE_URL`` when it is PostgreSQL (a scratch table ``bench_trace_intervals``
    is created and dropped), else a temporary server of its own when the binaries are
    found (``initdb`` in a temporary directory, fsync off, a free port, stopped and
@@ -79,6 +81,11 @@ def add_arguments(parser):
         "--pg-timeout", type=int, default=900, help="cancel the PostgreSQL query after (s)"
     )
     parser.add_argument("--no-sql", action="store_true", help="skip DuckDB and PostgreSQL")
+    parser.add_argument(
+        "--pairwise",
+        action="store_true",
+        help="also time the pairwise-join SQL (minutes on DuckDB, beyond the timeout on PostgreSQL)",
+    )
 
 
 # --- the parent ---------------------------------------------------------------------------
@@ -145,30 +152,33 @@ def run(options) -> dict:
             figures.update(duckdb_two_hop_s=None, postgres_two_hop_s=None)
             figures["matches_reference"] = None
         else:
-            ok = []
-            duck = _child("duckdb", intervals, answer)
-            figures["duckdb_two_hop_s"] = duck["seconds"]
+            forms = "sweep,pairwise" if options.get("pairwise") else "sweep"
+            duck = _child("duckdb", intervals, answer, forms)
             figures["duckdb_load_s"] = duck["load_s"]
-            ok.append(duck["hops"] == reference["hops"])
-            figures["duckdb_matches"] = ok[-1]
-            pg = _postgres(options, intervals, answer)
-            figures.update(pg)
-            if pg.get("postgres_matches") is not None:
-                ok.append(pg["postgres_matches"])
-            figures["matches_reference"] = all(ok)
+            figures["duckdb_matches"] = duck["sweep"]["hops"] == reference["hops"]
+            figures["duckdb_two_hop_s"] = duck["sweep"]["seconds"]
+            if options.get("pairwise"):
+                figures["duckdb_pairwise_s"] = duck["pairwise"]["seconds"]
+                figures["duckdb_pairwise_matches"] = duck["pairwise"]["hops"] == reference["hops"]
+            figures.update(_postgres(options, intervals, answer, forms))
+            # True only when both databases answered with anyuan's people
+            answered = [figures["duckdb_matches"], figures.get("postgres_matches")]
+            figures["matches_reference"] = (
+                False if False in answered else (True if None not in answered else None)
+            )
     finally:
         answer.unlink(missing_ok=True)
     print_table(figures)
     return figures
 
 
-def _postgres(options, intervals: Path, answer: Path) -> dict:
+def _postgres(options, intervals: Path, answer: Path, forms: str) -> dict:
     timeout = int(options.get("pg_timeout") or 900)
     url = options.get("postgres") or os.environ.get("DATABASE_URL", "")
     if url and not url.startswith(("postgres://", "postgresql://")):
         url = ""
     if url:
-        pg = _child("postgres", intervals, answer, url, timeout)
+        pg = _child("postgres", intervals, answer, url, timeout, forms)
         return _pg_figures(pg, timeout)
     bin_dir = _pg_bin()
     if bin_dir is None:
@@ -177,19 +187,26 @@ def _postgres(options, intervals: Path, answer: Path) -> dict:
             "postgres_skipped": "no PostgreSQL URL and no server binaries found",
         }
     with TempPostgres(bin_dir) as url:
-        pg = _child("postgres", intervals, answer, url, timeout)
+        pg = _child("postgres", intervals, answer, url, timeout, forms)
     return {**_pg_figures(pg, timeout), "postgres_server": "temporary (fsync off)"}
 
 
 def _pg_figures(pg: dict, timeout: int) -> dict:
-    return {
+    figures = {
         "postgres_timeout_s": timeout,
-        "postgres_two_hop_s": pg["seconds"],
+        "postgres_two_hop_s": pg["sweep"]["seconds"],
         "postgres_load_s": pg["load_s"],
-        "postgres_matches": pg["matches"],
+        "postgres_matches": pg["sweep"]["matches"],
         "postgres_index": pg["index"],
-        "postgres_timed_out": pg["timed_out"],
+        "postgres_timed_out": pg["sweep"]["timed_out"],
     }
+    if "pairwise" in pg:
+        figures.update(
+            postgres_pairwise_s=pg["pairwise"]["seconds"],
+            postgres_pairwise_matches=pg["pairwise"]["matches"],
+            postgres_pairwise_timed_out=pg["pairwise"]["timed_out"],
+        )
+    return figures
 
 
 def _pg_bin() -> Path | None:
@@ -257,6 +274,9 @@ def print_table(figures: dict) -> None:
     pg = s(figures.get("postgres_two_hop_s"))
     if figures.get("postgres_timed_out"):
         pg = f"> {figures.get('postgres_timeout_s')} s (cancelled)"
+    pg_pairwise = s(figures.get("postgres_pairwise_s"))
+    if figures.get("postgres_pairwise_timed_out"):
+        pg_pairwise = f"> {figures.get('postgres_timeout_s')} s (cancelled)"
     rows = [
         ("figure", "measured", "target"),
         ("persons / intervals", f"{figures.get('persons')} / {figures.get('intervals')}", ""),
@@ -266,6 +286,14 @@ def print_table(figures: dict) -> None:
         ("peak memory", f"{figures.get('peak_rss_mb')} MB", "≤ 4096 MB"),
         ("DuckDB SQL, 2 hops", s(figures.get("duckdb_two_hop_s")), "(comparison)"),
         ("PostgreSQL SQL, 2 hops", pg, "(comparison)"),
+        *(
+            [
+                ("DuckDB pairwise join", s(figures.get("duckdb_pairwise_s")), ""),
+                ("PostgreSQL pairwise join", pg_pairwise, ""),
+            ]
+            if "duckdb_pairwise_s" in figures
+            else []
+        ),
         ("same people as anyuan", str(figures.get("matches_reference")), "True"),
         (
             "contacts / secondary",
@@ -509,11 +537,20 @@ def step_trace(intervals, answer, minutes, samples, repeat, seed, spawned) -> di
     }
 
 
-# The 2-hop question as an analyst would write it: stays in contact zones in ``iv``
-# (subject, zone, start, end; ms; an open stay ends far in the future), the window
-# [w0, w1), the index case, the minimum time together; time-respecting (a close contact's
-# stays count from their first exposure on).
-TWO_HOP_SQL = """
+# The 2-hop question in SQL: stays in contact zones in ``iv`` (subject, zone, start, end;
+# ms; an open stay ends far in the future), the window [w0, w1), the index case, the
+# minimum time together m; time-respecting (a close contact's stays count from their first
+# exposure on). Two ways an analyst writes the second hop:
+#
+# - PAIRWISE_SQL joins every stay of the close contacts with every stay that overlaps it.
+#   At longhua × 14 days that is well over 10^8 pairs (canteens at lunch): 272 s on
+#   DuckDB, cancelled after 600 s on PostgreSQL with a GiST index.
+# - SWEEP_SQL (the default) does not list pairs. Two stays share at least m when both last
+#   at least m, the source stay starts by d.end − m and ends after d.start + m. So, per
+#   zone, sort the sources (by start) and the candidate stays (by end − m) together; a
+#   candidate is reached when the latest end among the sources before it is at least
+#   its start + m: a running max() window — the engine's per-zone sweep, in SQL.
+HOP1_SQL = """
 WITH idx AS (
     SELECT zone, greatest(start, {w0}) AS a, least("end", {w1}) AS b
     FROM {iv} WHERE subject = {index} AND start < {w1} AND "end" > {w0}
@@ -528,7 +565,9 @@ src AS (
     SELECT s.zone, greatest(s.start, h.t) AS a, least(s."end", {w1}) AS b
     FROM hop1 h JOIN {iv} s ON s.subject = h.subject
     WHERE s."end" > h.t AND s.start < {w1}
-),
+),"""
+
+PAIRWISE_SQL = """{hop1}
 hop2 AS (
     SELECT DISTINCT d.subject
     FROM src r JOIN {iv} d ON d.zone = r.zone AND {overlap_d}
@@ -537,6 +576,30 @@ hop2 AS (
 )
 SELECT 1 AS hop, subject FROM hop1 UNION ALL SELECT 2, subject FROM hop2
 """
+
+SWEEP_SQL = """{hop1}
+reach AS (SELECT zone, a, b FROM src WHERE b - a >= {min_ms}),
+span AS (SELECT zone, min(a) AS a, max(b) AS b FROM reach GROUP BY zone),
+sweep AS (
+    SELECT zone, a AS pos, 0 AS ord, b AS reach, CAST(NULL AS integer) AS subject,
+           CAST(NULL AS bigint) AS need
+    FROM reach
+    UNION ALL
+    SELECT d.zone, d."end" - {min_ms}, 1, NULL, d.subject, d.start + {min_ms}
+    FROM span r JOIN {iv} d ON d.zone = r.zone AND {overlap_d}
+    WHERE d."end" - d.start >= {min_ms} AND d.subject <> {index}
+),
+hop2 AS (
+    SELECT DISTINCT subject FROM (
+        SELECT subject, need, max(reach) OVER (
+            PARTITION BY zone ORDER BY pos, ord ROWS UNBOUNDED PRECEDING) AS reached
+        FROM sweep) s
+    WHERE subject IS NOT NULL AND reached >= need
+      AND subject NOT IN (SELECT subject FROM hop1)
+)
+SELECT 1 AS hop, subject FROM hop1 UNION ALL SELECT 2, subject FROM hop2
+"""
+FORMS = {"sweep": SWEEP_SQL, "pairwise": PAIRWISE_SQL}
 
 
 # "overlaps": plain comparisons (DuckDB), or the range operator a PostgreSQL analyst
@@ -552,8 +615,8 @@ RANGES = {
 }
 
 
-def _sql(question: dict, table: str = "iv", overlaps: dict = PLAIN) -> str:
-    return TWO_HOP_SQL.format(
+def _sql(question: dict, table="iv", overlaps: dict = PLAIN, form="sweep") -> str:
+    return FORMS[form].replace("{hop1}", HOP1_SQL).format(
         iv=table, **overlaps, w0=int(question["w0"]), w1=int(question["w1"]), index=int(question["index"]),
         min_ms=int(question["min_ms"]),
     )  # fmt: skip
@@ -569,7 +632,7 @@ def _hops(rows) -> list[list[int]]:
     return hops
 
 
-def step_duckdb(intervals, answer) -> dict:
+def step_duckdb(intervals, answer, forms="sweep") -> dict:
     import duckdb
 
     question = json.loads(Path(answer).read_text())
@@ -577,18 +640,18 @@ def step_duckdb(intervals, answer) -> dict:
     started = time.perf_counter()
     con.execute("CREATE TABLE iv AS SELECT * FROM read_parquet(?)", [str(intervals)])
     load = time.perf_counter() - started
-    started = time.perf_counter()
-    rows = con.execute(_sql(question)).fetchall()
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": round(seconds, 3),
+    result = {
         "load_s": round(load, 3),
-        "hops": _hops(rows),
         "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
     }
+    for form in forms.split(","):
+        started = time.perf_counter()
+        rows = con.execute(_sql(question, form=form)).fetchall()
+        result[form] = {"seconds": round(time.perf_counter() - started, 3), "hops": _hops(rows)}
+    return result
 
 
-def step_postgres(intervals, answer, url, timeout) -> dict:
+def step_postgres(intervals, answer, url, timeout, forms="sweep") -> dict:
     import io
 
     import psycopg
@@ -597,7 +660,8 @@ def step_postgres(intervals, answer, url, timeout) -> dict:
 
     question = json.loads(Path(answer).read_text())
     table = "bench_trace_intervals"
-    sql = _sql(question, table, RANGES)
+    overlaps = RANGES
+    result = {}
     with psycopg.connect(url, autocommit=True) as con:
         started = time.perf_counter()
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -613,32 +677,32 @@ def step_postgres(intervals, answer, url, timeout) -> dict:
         try:
             con.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
         except psycopg.Error:  # not ours to install: a B-tree and plain comparisons
-            index = "btree (zone, start)"
+            result["index"] = "btree (zone, start)"
             con.execute(f"CREATE INDEX ON {table} (zone, start)")
-            sql = _sql(question, table, PLAIN)
+            overlaps = PLAIN
         else:
-            index = "gist (zone, int8range(start, end))"
+            result["index"] = "gist (zone, int8range(start, end))"
             con.execute(f'CREATE INDEX ON {table} USING gist (zone, int8range(start, "end"))')
         con.execute(f"CREATE INDEX ON {table} (subject)")
         con.execute(f"ANALYZE {table}")
-        load = time.perf_counter() - started
+        result["load_s"] = round(time.perf_counter() - started, 3)
         try:
             con.execute(f"SET statement_timeout = '{int(timeout)}s'")
-            started = time.perf_counter()
-            try:
-                rows = con.execute(sql).fetchall()
-                seconds = round(time.perf_counter() - started, 3)
-            except psycopg.errors.QueryCanceled:
-                rows, seconds = None, None
+            for form in forms.split(","):
+                started = time.perf_counter()
+                try:
+                    rows = con.execute(_sql(question, table, overlaps, form)).fetchall()
+                except psycopg.errors.QueryCanceled:
+                    result[form] = {"seconds": None, "timed_out": True, "matches": None}
+                    continue
+                result[form] = {
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "timed_out": False,
+                    "matches": _hops(rows) == question["hops"],
+                }
         finally:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    return {
-        "seconds": seconds,
-        "timed_out": rows is None,
-        "load_s": round(load, 3),
-        "matches": None if rows is None else _hops(rows) == question["hops"],
-        "index": index,
-    }
+    return result
 
 
 if __name__ == "__main__":

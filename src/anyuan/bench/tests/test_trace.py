@@ -3,10 +3,12 @@ stays, the staying zones of transit zones, and the analyst's SQL (DuckDB) agains
 engine on random stays."""
 
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,4 +70,62 @@ def test_the_sql_gives_the_engines_people(tmp_path_factory, stays, index, minute
     answer = path.with_name("answer.json")
     answer.write_text(json.dumps({"index": index, "w0": 0, "w1": 500 * 60_000,
                                   "min_ms": minutes * 60_000, "hops": hops}))  # fmt: skip
-    assert bench.step_duckdb(path, answer)["hops"] == hops
+    got = bench.step_duckdb(path, answer, "sweep,pairwise")
+    assert got["sweep"]["hops"] == got["pairwise"]["hops"] == hops
+
+
+def _random_question(tmp_path, seed: int, minutes: int = 15):
+    """Random merged stays of 40 people in 4 zones over a day, with the engine's answer."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    s = rng.integers(0, 40, n)
+    z = rng.integers(0, 4, n)
+    a = rng.integers(0, 1440, n).astype(np.int64) * 60_000
+    b = a + rng.integers(1, 120, n).astype(np.int64) * 60_000
+    b[rng.random(n) < 0.05] = engine.OPEN  # still inside
+    s, z, a, b = engine._merge(s, z, a, b)
+    path = tmp_path / "intervals.parquet"
+    pq.write_table(pa.table({"subject": s, "zone": z, "start": a, "end": b}), path)
+    iv = engine.Intervals(s, z, a, b, n_subjects=40)
+    w1 = 1440 * 60_000
+    result = engine.trace(iv, [0], 0, w1, minutes * 60_000, hops=2)
+    hops = [sorted(int(x) for x in h.subjects) for h in result.hops]
+    while hops and not hops[-1]:
+        hops.pop()
+    answer = tmp_path / "answer.json"
+    answer.write_text(
+        json.dumps({"index": 0, "w0": 0, "w1": w1, "min_ms": minutes * 60_000, "hops": hops})
+    )
+    return path, answer, hops
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL (CI runs the suite on it too)",
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_both_sql_forms_give_the_engines_people_on_postgresql(tmp_path, seed):
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    path, answer, hops = _random_question(tmp_path, seed)
+    assert len(hops) == 2  # the data has secondary contacts to find
+    db = connection.settings_dict
+    keys = {
+        "dbname": "NAME",
+        "user": "USER",
+        "password": "PASSWORD",
+        "host": "HOST",
+        "port": "PORT",
+    }
+    url = make_conninfo(**{k: str(db[v]) for k, v in keys.items() if db.get(v)})
+    got = bench.step_postgres(path, answer, url, 60, "sweep,pairwise")
+    assert got["sweep"]["matches"] is True and got["pairwise"]["matches"] is True
+
+
+def test_the_sweep_gives_the_pairwise_join_people_on_larger_data(tmp_path):
+    path, answer, hops = _random_question(tmp_path, 7)
+    assert len(hops) == 2
+    got = bench.step_duckdb(path, answer, "sweep,pairwise")
+    assert got["sweep"]["hops"] == got["pairwise"]["hops"] == hops
