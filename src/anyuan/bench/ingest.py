@@ -274,7 +274,7 @@ def run(options) -> dict:
             # day is in (below), not while its earlier hours are still being replayed
             command = ("process", "--poll", "0.05", "--check-every", "86400")
             children.append(_spawn(env, tmp / "processor.log", "-m", "anyuan.cli", *command))
-        log = Log(db, info["tables"])
+        log = Log(db, info["tables"], children[-1] if cfg.processor else None)
         cpu = Cpu({"server": server.pid, "processor": children[-1].pid if cfg.processor else None})
         figures = asyncio.run(_phases(cfg, port, stream, info, tokens, tag, log, cpu))
         _stop(children)
@@ -726,6 +726,7 @@ async def _match(log, live, serial, sent, wait: float) -> dict[str, float]:
     deadline = time.perf_counter() + wait
     latencies: dict[str, float] = {}
     while True:
+        log.check_processor()
         passages = log.passage_ids(serial, list(sent_at))  # event id → passage id
         seen = live.raised_by_passage()
         for event_id, passage in passages.items():
@@ -888,8 +889,15 @@ class LivePush(threading.Thread):
 
 
 class Log:
-    def __init__(self, db: Path, tables: dict):
+    def __init__(self, db: Path, tables: dict, processor: subprocess.Popen | None = None):
         self.db, self.t = db, tables
+        self.processor = processor  # the child tailing the log, if any
+
+    def check_processor(self) -> None:
+        """Stop the run when the processor has died (its log is printed): nothing would
+        ever catch up."""
+        if self.processor is not None and self.processor.poll() is not None:
+            raise RuntimeError(f"the processor stopped (exit {self.processor.returncode})")
 
     def _query(self, sql: str, params=()) -> list:
         return _select(self.db, sql, params)
@@ -920,6 +928,7 @@ class Log:
         lag = self.lag_s(first["done"])
         now = first
         while now["backlog"] > 0 and time.perf_counter() - started < timeout:
+            self.check_processor()
             await asyncio.sleep(0.1)
             now = self.lag()
         elapsed = time.perf_counter() - started

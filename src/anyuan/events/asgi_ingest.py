@@ -31,6 +31,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
 
+from anyuan.core import write_turns  # noqa: E402
 from anyuan.events import actions  # noqa: E402
 from anyuan.events.ingest import (  # noqa: E402
     ALARM,
@@ -170,8 +171,13 @@ class Committer:
             except Exception:  # the automatic checkpoint stays on
                 log.exception("could not set up the background WAL checkpoint")
             stopping = False
+            backfill = write_turns.Backfill()
             while not stopping:
-                first = self._queue.get()
+                try:
+                    first = self._queue.get(timeout=backfill.LINGER_S if backfill.held else None)
+                except queue.Empty:  # the backfill is over
+                    backfill.release()
+                    continue
                 if first is None:
                     break
                 batch = [first]
@@ -186,13 +192,19 @@ class Committer:
                         break
                     batch.append(nxt)
                     size += _size(nxt[0])
+                # large groups are a backfill: they go before the processor
+                # (core.write_turns)
+                backfill.update(size)
                 self._commit(batch)
         finally:
+            backfill.release()
             connection.close()
 
     def _commit(self, batch) -> None:
         try:
-            outcomes = actions.commit_or_busy([job for job, _loop, _future in batch])
+            # SQLite: in turn with the processor (core.write_turns)
+            with write_turns.write_turn():
+                outcomes = actions.commit_or_busy([job for job, _loop, _future in batch])
             self.groups += 1
             self.jobs += len(batch)
         except Exception as exc:  # a bug: fail these requests, keep the thread

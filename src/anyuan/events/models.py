@@ -51,11 +51,21 @@ class Passage(models.Model):
     """One person or vehicle passing a device: the event log the processor tails by id."""
 
     id = models.BigAutoField(primary_key=True)
+    # no index of their own: the unique (device, device_event_id) and the (zone,
+    # event_time) index begin with them — every index is written for every passage
     device = models.ForeignKey(
-        Device, verbose_name=_("device"), on_delete=models.PROTECT, related_name="passages"
+        Device,
+        verbose_name=_("device"),
+        on_delete=models.PROTECT,
+        related_name="passages",
+        db_index=False,
     )
     zone = models.ForeignKey(
-        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="passages"
+        Zone,
+        verbose_name=_("zone"),
+        on_delete=models.PROTECT,
+        related_name="passages",
+        db_index=False,
     )
     device_event_id = models.CharField(_("device event id"), max_length=64)
     event_time = models.DateTimeField(_("event time"))
@@ -196,6 +206,7 @@ class Presence(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="presences",
+        db_index=False,  # (person | vehicle, entered_at) begins with it
     )
     vehicle = models.ForeignKey(
         "registry.Vehicle",
@@ -204,11 +215,16 @@ class Presence(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="presences",
+        db_index=False,  # (person | vehicle, entered_at) begins with it
     )
     method = models.CharField(_("recognised by"), max_length=16, choices=Method.choices)
     credential = models.CharField(_("credential"), max_length=64, blank=True)
     zone = models.ForeignKey(
-        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="presences"
+        Zone,
+        verbose_name=_("zone"),
+        on_delete=models.PROTECT,
+        related_name="presences",
+        db_index=False,  # (zone, left_at) begins with it
     )
     entered_at = models.DateTimeField(_("entered at"), null=True, blank=True)
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)

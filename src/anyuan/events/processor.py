@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 
+from anyuan.core import write_turns
 from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint, SubjectKind
 from anyuan.live import actions as live
 from anyuan.registry.models import Person, Vehicle, Zone
@@ -434,7 +435,7 @@ class Processor:
             decide = getattr(self.on_facts, "decide", None)
             if decide is not None:
                 decide(facts, occupancy=self.occupancy)
-            with transaction.atomic():
+            with write_turns.processor_turn(), transaction.atomic():
                 stays = list(touched.values())
                 _update([s for s in stays if s.pk is not None])
                 _insert([s for s in stays if s.pk is None])
@@ -503,7 +504,7 @@ class Processor:
         now = now or dt.datetime.now(dt.UTC)
         check = getattr(self.on_facts, "check", None)
         try:
-            with transaction.atomic():
+            with write_turns.processor_turn(), transaction.atomic():
                 if check is not None:
                     check(now, self, self.checked_until)
                 ProcessorCheckpoint.objects.filter(name=self.name).update(checked_until=now)

@@ -425,3 +425,30 @@ def test_a_failed_write_discards_the_decisions_and_repeats_nothing(park):
     assert rows() == expected
     ids = [f["passage_id"] for f in hook.written if f["kind"] != "stranger"]
     assert len(ids) == len(set(ids)) == total
+
+
+def test_command_waits_out_a_locked_database_and_goes_on(park, capsys, monkeypatch):
+    """SQLite's write lock held past busy_timeout (a flood of uploads) rolls the batch
+    back; the processor says so, waits and processes it again — nothing lost or doubled."""
+    from django.db import OperationalError
+
+    from anyuan.events.management.commands import process as command
+    from anyuan.events.processor import Processor
+
+    passage(park, "workshop", 0, "in", "C-ALICE")
+    passage(park, "room", 5, "in", "C-ALICE")
+    real, failures = Processor.process_batch, []
+
+    def locked_once(self):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("database is locked")
+        return real(self)
+
+    monkeypatch.setattr(Processor, "process_batch", locked_once)
+    monkeypatch.setattr(command.time, "sleep", lambda s: None)
+    call_command("process", "--once")
+    captured = capsys.readouterr()
+    assert "database busy (database is locked)" in captured.err
+    assert "processed 2" in captured.out
+    assert Presence.objects.count() == 2

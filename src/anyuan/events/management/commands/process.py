@@ -16,6 +16,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import InterfaceError, OperationalError
 
 from anyuan.alerts.evaluator import Evaluator
 from anyuan.events.processor import (
@@ -79,8 +80,19 @@ class Command(BaseCommand):
     def run(self, processor, options, stop):
         self.stdout.write(f"processor {processor.name}: from passage {processor.last_passage_id}")
         total, started, reported, checked = 0, time.monotonic(), 0.0, 0.0
+        busy = 0  # failed attempts in a row (a database that is locked or away)
         while not stop:
-            result = processor.process_batch()
+            try:
+                result = processor.process_batch()
+            except (OperationalError, InterfaceError) as exc:
+                # e.g. SQLite's write lock held past busy_timeout by a flood of uploads;
+                # the batch was rolled back and the state reloaded from the checkpoint
+                busy += 1
+                wait = min(0.5 * busy, 5.0)
+                self.stderr.write(f"database busy ({exc}); trying again in {wait:.1f} s")
+                time.sleep(wait)
+                continue
+            busy = 0
             total += result.processed
             now = time.monotonic()
             if result.processed and (options["once"] or now - reported >= 5):
@@ -94,8 +106,11 @@ class Command(BaseCommand):
             if not result.more:
                 # caught up: the time-based rules may judge what has not happened
                 if options["once"] or now - checked >= options["check_every"]:
-                    processor.check()
-                    live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
+                    try:
+                        processor.check()
+                        live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
+                    except (OperationalError, InterfaceError) as exc:
+                        self.stderr.write(f"database busy ({exc}); the checks run again later")
                     checked = time.monotonic()
                 if options["once"]:
                     break
