@@ -146,6 +146,12 @@ def add_arguments(parser):
         default=900,
         help="seconds of the stream per slice of bulk requests (0: each device's whole rest)",
     )
+    parser.add_argument(
+        "--bulk-via",
+        choices=("platform", "device"),
+        default="platform",
+        help="bulk from each park's platform (default) or from each device with its own token",
+    )
     parser.add_argument("--probes", type=int, default=100, help="alert probes, ingestion idle")
     parser.add_argument("--probe-rate", type=float, default=10, help="probes a second")
     parser.add_argument(
@@ -186,6 +192,7 @@ class Config:
     bulk_batch: int = 10_000
     bulk_connections: int = 64
     bulk_window: int = 900
+    bulk_via: str = "platform"
     probes: int = 100
     probe_rate: float = 10.0
     loaded_probes: bool = True
@@ -211,6 +218,9 @@ class Config:
         c.loaded_probes = not o.get("no_loaded_probes")
         c.group = not o.get("no_group_commit")
         c.wal_checkpoint = o.get("wal_checkpoint") or "background"
+        c.bulk_via = o.get("bulk_via") or "platform"
+        if c.bulk_via not in ("platform", "device"):
+            raise ValueError("--bulk-via platform or device")
         c.processor = not o.get("no_processor")
         c.keep = bool(o.get("keep"))
         if not (0 < c.seconds <= 600 and 0 < c.noop_seconds <= 600):
@@ -469,13 +479,14 @@ class Tally:
         else:
             self.errors[str(status) if status else "connection"] += 1
 
-    def batch(self, serial: str, status: int, answer: dict, event_ids: list[str]) -> None:
+    def batch(self, serials: list[str], status: int, answer: dict, event_ids: list[str]) -> None:
         results = answer.get("results")
         if status not in (200, 422) or not isinstance(results, list):
             self.errors[str(status) if status else "connection"] += len(event_ids)
             return
         for result in results:
-            self.item(serial, 200, result, event_ids[result["index"]])
+            index = result["index"]
+            self.item(serials[index], 200, result, event_ids[index])
 
 
 async def _phases(cfg: Config, port, stream: Stream, info, tokens, tag, log, cpu) -> dict:
@@ -507,7 +518,7 @@ async def _phases(cfg: Config, port, stream: Stream, info, tokens, tag, log, cpu
     sent_single = single.pop("_sent")
     out.update(single)
     # 3. bulk: the rest of the day
-    bulk_requests = _bulk_requests(stream, sent_single, cfg, tally)
+    bulk_requests = _bulk_requests(stream, sent_single, cfg, tally, info.get("platforms"))
     cpu.mark()
     out.update(await _bulk(port, stream, bulk_requests, cfg, tally))
     out["cpu_cores"]["bulk"] = cpu.mark()
@@ -610,11 +621,18 @@ async def _single(port: int, stream: Stream, cfg: Config, limit: int, tally: Tal
     }
 
 
-def _bulk_requests(stream: Stream, first: int, cfg: Config, tally: Tally) -> list:
-    """The rest of the day as bulk requests, in sending order: per window of
-    ``bulk_window`` seconds of the stream (the whole rest when 0), each device's events
-    in arrival order, in chunks of at most ``bulk_batch``; the request holding the
-    earliest event first."""
+def _bulk_requests(stream: Stream, first: int, cfg: Config, tally: Tally, platforms=None) -> list:
+    """The rest of the day as bulk requests, in sending order, each ``(sender, token,
+    body, serials, event ids)``.
+
+    ``bulk_via="device"``: per window of ``bulk_window`` seconds of the stream (the whole
+    rest when 0), each device's events in arrival order with its own token, in chunks of
+    at most ``bulk_batch``; the request holding the earliest event first.
+    ``bulk_via="platform"``: each park's platform uploads the events of its devices in
+    arrival order, in chunks of ``bulk_batch``, the chunks of the platforms taking turns
+    (the earliest first)."""
+    if cfg.bulk_via == "platform":
+        return _platform_requests(stream, first, cfg, tally, platforms or {})
     requests = []
     windows: dict[int, dict[int, list[int]]] = {}
     start_ms = stream.received_ms[first] if first < len(stream) else 0
@@ -629,13 +647,39 @@ def _bulk_requests(stream: Stream, first: int, cfg: Config, tally: Tally) -> lis
                 continue
             for lo in range(0, len(indices), cfg.bulk_batch):
                 chunk = indices[lo : lo + cfg.bulk_batch]
-                body = b"[" + b",".join(stream.lines[i] for i in chunk) + b"]"
-                requests.append((dev, body, [stream.event_ids[i] for i in chunk]))
+                requests.append(_request(stream, ("device", dev), stream.tokens[dev], chunk))
     return requests
 
 
+def _request(stream: Stream, sender, token: str, chunk: list[int]) -> tuple:
+    body = b"[" + b",".join(stream.lines[i] for i in chunk) + b"]"
+    serials = [stream.serials[stream.dev[i]] for i in chunk]
+    return (sender, token, body, serials, [stream.event_ids[i] for i in chunk])
+
+
+def _platform_requests(stream, first, cfg, tally, platforms: dict) -> list:
+    owner = {serial: name for name, p in platforms.items() for serial in p["devices"]}
+    per_platform: dict[str, list[int]] = {}
+    for i in range(first, len(stream)):
+        name = owner.get(stream.serials[stream.dev[i]])
+        if name is None:
+            tally.errors["no_platform"] += 1
+            continue
+        per_platform.setdefault(name, []).append(i)
+    chunks = [
+        (indices[lo], name, indices[lo : lo + cfg.bulk_batch])
+        for name, indices in per_platform.items()
+        for lo in range(0, len(indices), cfg.bulk_batch)
+    ]
+    chunks.sort()  # the chunk holding the earliest event first
+    return [
+        _request(stream, ("platform", name), platforms[name]["token"], chunk)
+        for _first, name, chunk in chunks
+    ]
+
+
 async def _bulk(port: int, stream: Stream, requests: list, cfg: Config, tally: Tally) -> dict:
-    sizes = [len(r[2]) for r in requests]
+    sizes = [len(r[4]) for r in requests]
     requests = requests[::-1]  # popped from the end
     latencies: list[float] = []
     sent = 0
@@ -647,13 +691,13 @@ async def _bulk(port: int, stream: Stream, requests: list, cfg: Config, tally: T
         conn = await Connection.open(port)
         try:
             while requests:
-                dev, body, event_ids = requests.pop()
-                # a device's requests in order, never two at once (as in the single phase)
-                async with locks.setdefault(dev, asyncio.Lock()):
+                sender, token, body, serials, event_ids = requests.pop()
+                # a sender's requests in order, never two at once (as in the single phase)
+                async with locks.setdefault(sender, asyncio.Lock()):
                     t0 = time.perf_counter()
-                    status, answer = await conn.post(PATH_BULK, stream.tokens[dev], body)
+                    status, answer = await conn.post(PATH_BULK, token, body)
                     latencies.append(time.perf_counter() - t0)
-                tally.batch(stream.serials[dev], status, answer, event_ids)
+                tally.batch(serials, status, answer, event_ids)
                 sent += len(event_ids)
         finally:
             conn.close()
@@ -668,8 +712,11 @@ async def _bulk(port: int, stream: Stream, requests: list, cfg: Config, tally: T
         "bulk_requests": len(sizes),
         "bulk_batch": cfg.bulk_batch,
         "bulk_window_s": cfg.bulk_window,
+        "bulk_via": cfg.bulk_via,
         "bulk_order": (
-            f"time slices of {cfg.bulk_window} s across devices"
+            "each park's platform in arrival order, the platforms taking turns"
+            if cfg.bulk_via == "platform"
+            else f"time slices of {cfg.bulk_window} s across devices"
             if cfg.bulk_window
             else "device by device (each device's whole rest at once)"
         ),
@@ -1171,6 +1218,7 @@ def _setup(scale: str, seed: int, start: dt.date, out: Path, tag: str) -> dict:
     call_command("migrate", verbosity=0, interactive=False)
     call_command("import", "all", str(out / "sim" / "registry"), verbosity=0)
     call_command("device_tokens", out=str(out / "tokens.json"), verbosity=0)
+    platforms = _platforms()
     station = Station.objects.order_by("pk").first()
     user = User(username=f"bench-{tag}", role=Role.POLICE_ADMIN, station=station)
     user.set_unusable_password()
@@ -1191,6 +1239,7 @@ def _setup(scale: str, seed: int, start: dt.date, out: Path, tag: str) -> dict:
         "database": str(settings.DATABASES["default"]["NAME"]),
         "api_token": key,
         "probe_devices": probe_devices,
+        "platforms": platforms,
         "tables": {
             "passage": Passage._meta.db_table,
             "device": Device._meta.db_table,
@@ -1198,6 +1247,26 @@ def _setup(scale: str, seed: int, start: dt.date, out: Path, tag: str) -> dict:
             "checkpoint": ProcessorCheckpoint._meta.db_table,
         },
     }
+
+
+def _platforms() -> dict:
+    """One platform per park (its access-control and video platform, at the park's top
+    zone), with a token, and every device of the park registered under it:
+    ``{serial: {"token", "devices"}}``."""
+    from anyuan.registry.models import Device, Park, Zone
+
+    out = {}
+    for park in Park.objects.order_by("pk"):
+        top = Zone.objects.filter(park=park, parent=None).order_by("pk").first()
+        if top is None:
+            continue
+        hub = Device(zone=top, name=f"{park.name} 平台", kind="platform", serial=f"PLAT-{park.pk}")
+        token = hub.new_token()
+        hub.save()
+        below = Device.objects.filter(zone__park=park).exclude(pk=hub.pk)
+        below.update(upstream=hub)
+        out[hub.serial] = {"token": token, "devices": list(below.values_list("serial", flat=True))}
+    return out
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ class DeviceInfo(NamedTuple):
     zone_id: int
     direction: str
     active: bool
+    platform: bool = False  # uploads for the devices registered under it (``upstream``)
 
 
 @dataclass
@@ -94,21 +95,37 @@ class Job:
     lang: str | None = None
 
 
-def _devices(digests) -> dict[str, DeviceInfo]:
-    """The devices of these token digests (one indexed query, no ORM on the hot path)."""
-    digests = list(digests)
+_DEVICE_COLUMNS = ("id", "serial", "zone_id", "direction", "active", "kind")
+
+
+def _device_rows(where: str, params: list) -> list[tuple]:
+    """Devices as rows (one indexed query, no ORM on the hot path): the columns of
+    :data:`_DEVICE_COLUMNS` after those ``where`` names first."""
     qn = connection.ops.quote_name
-    columns = ", ".join(
-        qn(c) for c in ("token_digest", "id", "serial", "zone_id", "direction", "active")
-    )
     sql = (
-        f"SELECT {columns} FROM {qn(Device._meta.db_table)} "  # noqa: S608 - quoted names
-        f"WHERE {qn('token_digest')} IN ({', '.join(['%s'] * len(digests))})"
+        f"SELECT {where}, {', '.join(qn(c) for c in _DEVICE_COLUMNS)} "  # noqa: S608 - quoted names
+        f"FROM {qn(Device._meta.db_table)} "
+        f"WHERE {where} IN ({', '.join(['%s'] * len(params))})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, digests)
-        rows = cursor.fetchall()
-    return {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _info(row) -> DeviceInfo:
+    return DeviceInfo(row[0], row[1], row[2], row[3], bool(row[4]), row[5] == Device.Kind.PLATFORM)
+
+
+def _devices(digests) -> dict[str, DeviceInfo]:
+    """The devices of these token digests."""
+    rows = _device_rows(connection.ops.quote_name("token_digest"), list(digests))
+    return {r[0]: _info(r[1:]) for r in rows}
+
+
+def _downstream(platform_ids) -> dict[tuple[int, str], DeviceInfo]:
+    """(platform, serial) → the device, for the devices registered under these platforms."""
+    rows = _device_rows(connection.ops.quote_name("upstream_id"), list(platform_ids))
+    return {(r[0], r[2]): _info(r[1:]) for r in rows}
 
 
 def authenticate(token: str) -> DeviceInfo | Reply:
@@ -177,6 +194,9 @@ def _reconnectable(exc: DatabaseError) -> bool:
 def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
     digests = {Device.hash_token(j.token) for j in jobs if j.device is None and j.token}
     known = _devices(digests) if digests else {}
+    platforms = {d.id for d in known.values() if d.platform}
+    platforms |= {j.device.id for j in jobs if j.device is not None and j.device.platform}
+    below = _downstream(platforms) if platforms else {}
     replies: list[Reply | None] = [None] * len(jobs)
     accepted: list[tuple[int, DeviceInfo, Prepared]] = []
     # (job, item) per row to insert, in job order; the first of a key is the one stored
@@ -193,15 +213,20 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
                 replies[n] = job.prepared
                 continue
             prepared = job.prepared
+            if device.platform and prepared.kind != HEARTBEAT:
+                _resolve_downstream(device, prepared, below)
             for item in prepared.items:
                 if item.status == REFUSED:
                     continue
                 data = item.data
-                if data.device is not None and data.device != device.serial:
+                source = device
+                if device.platform and prepared.kind != HEARTBEAT:
+                    source = item.source
+                elif data.device is not None and data.device != device.serial:
                     item.refuse("device", _("This token belongs to another device."), "device")
                     continue
                 if prepared.kind == PASSAGE:
-                    direction = data.direction or device.direction
+                    direction = data.direction or source.direction
                     if direction not in ("in", "out"):
                         item.refuse(
                             "direction",
@@ -211,7 +236,7 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
                         continue
                     data.direction = direction
                 if prepared.kind in rows:
-                    rows[prepared.kind].append((device, prepared, item))
+                    rows[prepared.kind].append((source, prepared, item))
             accepted.append((n, device, prepared))
 
     if rows[PASSAGE] or rows[ALARM]:
@@ -226,6 +251,27 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
         with language(jobs[n].lang):
             replies[n] = _reply(prepared, device, lim)
     return replies
+
+
+def _resolve_downstream(platform: DeviceInfo, prepared: Prepared, below: dict) -> None:
+    """A platform's token: every event names its device (``device``), one registered
+    under the platform and active; the device goes into ``item.source``."""
+    for item in prepared.items:
+        if item.status == REFUSED:
+            continue
+        serial = item.data.device
+        if serial is None:
+            item.refuse(
+                "device", _("A platform's token needs the device of every event."), "required"
+            )
+            continue
+        source = below.get((platform.id, serial))
+        if source is None:
+            item.refuse("device", _("This device does not report through this platform."), "device")
+        elif not source.active:
+            item.refuse("device", _("This device is deactivated."), "device")
+        else:
+            item.source = source
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
@@ -324,7 +370,7 @@ def _store(model, columns, entries, make_row) -> None:
                 first[(device_id, event_id)].status = STORED
 
 
-def _clock_offset(prepared: Prepared, lim: Limits) -> float | None:
+def _clock_offset(prepared: Prepared, lim: Limits, by_event_time: bool = True) -> float | None:
     """Device clock minus platform clock (seconds), if this request measures it.
 
     A heartbeat is sent at once, so its time is the device clock at receipt (less a
@@ -339,7 +385,7 @@ def _clock_offset(prepared: Prepared, lim: Limits) -> float | None:
     sent = [i.data.sent_time for i in prepared.items if i.data is not None and i.data.sent_time]
     if sent:
         return (max(sent) - received).total_seconds()
-    if prepared.latest_event_time is not None:
+    if by_event_time and prepared.latest_event_time is not None:
         ahead = (prepared.latest_event_time - received).total_seconds()
         if ahead > lim.skew_tolerance:
             return ahead
@@ -353,7 +399,14 @@ def _update_links(accepted, lim: Limits) -> None:
         link["last_seen"] = prepared.received
         if prepared.kind == HEARTBEAT and prepared.items[0].data is not None:
             link["last_heartbeat"] = prepared.received
-        offset = _clock_offset(prepared, lim)
+        if device.platform:
+            # the devices under it were heard of now; the event times are their clocks,
+            # so only a sent_time measures the platform's own
+            for item in prepared.items:
+                if item.source is not None and item.status != REFUSED:
+                    seen = links.setdefault(item.source.id, {"device_id": item.source.id})
+                    seen["last_seen"] = prepared.received
+        offset = _clock_offset(prepared, lim, by_event_time=not device.platform)
         if offset is not None:
             link["clock_offset_s"] = round(offset, 3)
             link["clock_checked"] = prepared.received

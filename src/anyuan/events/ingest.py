@@ -108,7 +108,11 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     device: Serial | None = Field(
-        None, description="The device's serial number; must be the token's device if given."
+        None,
+        description=(
+            "The device's serial number: the token's device if given; with a platform's "
+            "token required, one of the devices registered under the platform."
+        ),
     )
     event_id: Identifier = Field(
         description="The device's own id of the event; a repeated delivery is stored once."
@@ -170,6 +174,7 @@ class Item:
     data: BaseModel | None = None
     error: dict | None = None
     status: str | None = None
+    source: Any = None  # the device of an event a platform uploads (``actions.DeviceInfo``)
 
     def refuse(self, field_name: str, message: str, code: str = "invalid") -> None:
         self.data, self.status = None, REFUSED

@@ -15,7 +15,7 @@ FIELDS = {
     m.LabourAgency: ["station", "name", "credit_code", "licence_number", "address", "contact_name", "contact_phone"],
     m.QualificationType: ["code", "name", "validity_months", "description"],
     m.Zone: ["park", "parent", "name", "code", "ring", "kind", "enterprise", "capacity", "is_transit", "required_qualifications"],
-    m.Device: ["zone", "name", "kind", "direction", "protocol", "serial", "vendor", "heartbeat_seconds", "active"],
+    m.Device: ["zone", "name", "kind", "direction", "protocol", "serial", "vendor", "heartbeat_seconds", "upstream", "active"],
     m.Person: [
         "station", "kind", "enterprise", "labour_agency", "name", "id_number", "phone", "employee_number",
         "card_number", "face_id", "shift", "home_zone", "hire_date", "leave_date", "note",

@@ -466,6 +466,9 @@ class Device(RegistryModel):
         CAMERA = "camera", _("Camera")
         SENSOR = "sensor", _("Sensor")
         ACCESS_CONTROLLER = "access_controller", _("Access controller")
+        # an access-control or video platform (or a GA/T 1400 lower platform) that
+        # uploads the events of the devices registered under it, with one token
+        PLATFORM = "platform", _("Platform")
 
     class Direction(models.TextChoices):
         IN = "in", _("In")
@@ -495,6 +498,19 @@ class Device(RegistryModel):
     active = models.BooleanField(_("active"), default=True)
     token_prefix = models.CharField(_("token prefix"), max_length=16, blank=True, editable=False)
     token_digest = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    upstream = models.ForeignKey(
+        "self",
+        verbose_name=_("reports through"),
+        help_text=_(
+            "The platform that uploads this device's events with its own token, "
+            "if it does not send them itself."
+        ),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="downstream",
+        limit_choices_to={"kind": "platform"},
+    )
 
     scope = Scope(station="zone__park__station", enterprise="zone__enterprise")
 
@@ -505,6 +521,20 @@ class Device(RegistryModel):
 
     def __str__(self):
         return f"{self.name} ({self.serial})"
+
+    def clean(self):
+        super().clean()
+        up = self.upstream
+        if up is None:
+            return
+        if self.kind == self.Kind.PLATFORM:
+            raise ValidationError({"upstream": _("A platform does not report through another.")})
+        if up.kind != self.Kind.PLATFORM:
+            raise ValidationError({"upstream": _("Choose a device of the kind platform.")})
+        if self.zone_id and up.zone.park.station_id != self.zone.park.station_id:
+            raise ValidationError(
+                {"upstream": _("The platform must belong to the same police station.")}
+            )
 
     @staticmethod
     def hash_token(token: str) -> str:

@@ -3,6 +3,7 @@ route, and expects the same answers and the same rows."""
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -473,3 +474,86 @@ def test_a_broken_connection_is_reopened_and_the_request_tried_again(devices, mo
     assert reply.status == 201, reply.body
     assert len(calls) == 2
     assert stored().filter(device_event_id="R1").count() == 1
+
+
+# --- a platform's token: the events of the devices registered under it ----------------------
+
+
+@pytest.fixture
+def platform(devices, world):
+    from anyuan.registry.models import Device
+
+    hub = Device.objects.create(
+        zone=world.own.zone, name="园区门禁平台", kind="platform", serial="PLATFORM-1"
+    )
+    token = hub.new_token()
+    hub.save()
+    for d in (devices.own.device, devices.both.device):
+        d.upstream = hub
+        d.save()
+    return SimpleNamespace(device=hub, token=token)
+
+
+def test_a_platform_uploads_for_the_devices_under_it(send, devices, platform):
+    when = now() - dt.timedelta(minutes=5)
+    body = [
+        passage("p1", when, device=devices.own.serial),
+        passage("p2", when, device=devices.both.serial, direction="out"),
+    ]
+    answer = send("/ingest/passages/bulk", body, platform.token)
+    assert answer.status == 200, answer.body
+    assert answer.body["stored"] == 2
+    rows = {r.device_event_id: r for r in stored()}
+    assert rows["p1"].device == devices.own.device and rows["p1"].direction == "in"
+    assert rows["p2"].device == devices.both.device and rows["p2"].direction == "out"
+    assert rows["p1"].zone == devices.own.device.zone
+    heard = dict(DeviceLink.objects.values_list("device__serial", "last_seen"))
+    assert heard[devices.own.serial] == heard[devices.both.serial] == heard["PLATFORM-1"]
+    # the device's own clock is no measure of the platform's
+    assert not DeviceLink.objects.get(device=platform.device).clock_skew
+    again = send("/ingest/passages/bulk", body, platform.token)
+    assert again.body["duplicates"] == 2 and stored().count() == 2
+
+
+def test_a_platform_may_not_speak_for_other_devices(send, devices, platform):
+    devices.both.device.active = False
+    devices.both.device.save()
+    body = [
+        passage("q1", device=devices.own.serial),
+        passage("q2"),  # which device?
+        passage("q3", device=devices.neighbour.serial),  # not registered under it
+        passage("q4", device=devices.foreign.serial),  # another station's
+        passage("q5", device="PLATFORM-1"),  # the platform itself sees nobody
+        passage("q6", device=devices.both.serial),  # deactivated
+    ]
+    answer = send("/ingest/passages/bulk", body, platform.token)
+    assert answer.status == 200, answer.body
+    results = {r["event_id"]: r for r in answer.body["results"]}
+    assert results["q1"]["status"] == "stored"
+    assert results["q2"]["error"]["code"] == "required"
+    for refused in ("q3", "q4", "q5", "q6"):
+        assert results[refused]["status"] == "refused"
+        assert results[refused]["error"]["code"] == "device"
+    assert list(stored().values_list("device_event_id", flat=True)) == ["q1"]
+    # a device's own token still cannot speak for a device under the platform
+    own = send("/ingest/passages", passage("q7", device=devices.both.serial), devices.own.token)
+    assert own.status == 403
+
+
+def test_only_a_platform_of_the_same_station_can_be_upstream(devices, world, platform):
+    from django.core.exceptions import ValidationError
+
+    from anyuan.registry.models import Device
+
+    gate = devices.foreign.device
+    gate.upstream = platform.device
+    with pytest.raises(ValidationError, match="same police station"):
+        gate.full_clean()
+    gate.upstream = devices.neighbour.device
+    with pytest.raises(ValidationError, match="platform"):
+        gate.full_clean()
+    platform.device.upstream = Device.objects.create(
+        zone=world.own.zone, name="上级平台", kind="platform", serial="PLATFORM-2"
+    )
+    with pytest.raises(ValidationError, match="another"):
+        platform.device.full_clean()
