@@ -30,7 +30,13 @@ is encoded before the phase that sends it:
    flight, so the requests in flight are from distinct devices (``single_events_per_s``
    and latencies). Alert probes go meanwhile on one more connection (the latency under
    load);
-3. bulk — the rest of the day as a district of devices uploading what they buffered:
+3. bulk — the rest of the day uploaded in bulk requests. ``--bulk-via platform``
+   (default): the setup registers one platform per park (its access-control and video
+   platform, ``kind=platform``) with every device of the park under it, and each
+   platform uploads its devices' events in arrival order, ``--bulk-batch`` (10,000) a
+   request, the platforms taking turns (the chunk holding the earliest event first),
+   never two requests of one platform at once: the largest bodies, the log in time order
+   per park. ``--bulk-via device``: a district of devices uploading what they buffered,
    time slices of ``--bulk-window`` seconds of the stream (default 900: every device
    sends its last 15 minutes, 13 passages a request on average), slice after slice; in
    a slice each device's events go as one JSON array (a token names one device: a

@@ -528,13 +528,15 @@ class Device(RegistryModel):
         if up is None:
             return
         if self.kind == self.Kind.PLATFORM:
-            raise ValidationError({"upstream": _("A platform does not report through another.")})
-        if up.kind != self.Kind.PLATFORM:
-            raise ValidationError({"upstream": _("Choose a device of the kind platform.")})
-        if self.zone_id and up.zone.park.station_id != self.zone.park.station_id:
-            raise ValidationError(
-                {"upstream": _("The platform must belong to the same police station.")}
-            )
+            message, code = _("A platform does not report through another."), "nested"
+        elif up.kind != self.Kind.PLATFORM:
+            message, code = _("Choose a device of the kind platform."), "not_platform"
+        elif self.zone_id and up.zone.park.station_id != self.zone.park.station_id:
+            message = _("The platform must belong to the same police station.")
+            code = "other_station"
+        else:
+            return
+        raise ValidationError({"upstream": ValidationError(message, code=code)})
 
     @staticmethod
     def hash_token(token: str) -> str:

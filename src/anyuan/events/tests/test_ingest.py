@@ -545,15 +545,23 @@ def test_only_a_platform_of_the_same_station_can_be_upstream(devices, world, pla
 
     from anyuan.registry.models import Device
 
+    def refused(device) -> str:
+        with pytest.raises(ValidationError) as caught:
+            device.full_clean()
+        return caught.value.error_dict["upstream"][0].code
+
     gate = devices.foreign.device
     gate.upstream = platform.device
-    with pytest.raises(ValidationError, match="same police station"):
-        gate.full_clean()
-    gate.upstream = devices.neighbour.device
-    with pytest.raises(ValidationError, match="platform"):
-        gate.full_clean()
+    assert refused(gate) == "other_station"
+    gate.upstream = devices.neighbour.device  # a gate: not among the field's choices
+    assert refused(gate) == "invalid"
+    with pytest.raises(ValidationError) as caught:  # and the model says why
+        gate.clean()
+    assert caught.value.error_dict["upstream"][0].code == "not_platform"
     platform.device.upstream = Device.objects.create(
         zone=world.own.zone, name="上级平台", kind="platform", serial="PLATFORM-2"
     )
-    with pytest.raises(ValidationError, match="another"):
-        platform.device.full_clean()
+    assert refused(platform.device) == "nested"
+    gate = devices.neighbour.device
+    gate.upstream = platform.device  # the same station: fine
+    gate.full_clean()
