@@ -34,7 +34,7 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "devices": [
         "station_code", "serial", "name", "kind", "zone", "direction", "protocol", "vendor",
-        "heartbeat_seconds",
+        "heartbeat_seconds", "upstream",
     ],
     "people": [
         "station_code", "id_number", "kind", "name", "phone", "enterprise_credit_code",
@@ -112,8 +112,9 @@ def _rows(world: World, kind: str):
             ]  # fmt: skip
     elif kind == "devices":
         for d in w.devices:
+            # the simulated devices send their own events: no platform above them
             yield [sc, d.serial, d.name, d.kind, w.zone_ref(d.zone), d.direction, d.protocol,
-                   d.vendor, d.heartbeat]  # fmt: skip
+                   d.vendor, d.heartbeat, ""]  # fmt: skip
     elif kind == "people":
         c, s = w.people, w.people_str
         for i in range(w.n_people):

@@ -98,6 +98,19 @@ def zones(ctx: Context) -> dict:
     return ctx.refmap(m.Zone, ("park__station_id", "park__name", "code"))
 
 
+def platforms(ctx: Context) -> dict:
+    """(station id, serial) → (device id,) over the visible platforms."""
+    return ctx.cached(
+        "platforms",
+        lambda: {
+            (station, serial): (pk,)
+            for pk, station, serial in ctx.visible(m.Device)
+            .filter(kind=m.Device.Kind.PLATFORM)
+            .values_list("pk", "zone__park__station_id", "serial")
+        },
+    )
+
+
 def zone_info(ctx: Context) -> dict:
     """zone id → (station id, enterprise id) of every zone."""
     return ctx.cached(
@@ -712,15 +725,36 @@ class Devices(Kind):
         Column("protocol", "协议", cells.choice(m.Device.Protocol)),
         Column("vendor", "厂商"),
         Column("heartbeat_seconds", "心跳间隔（秒）", cells.integer(1, 86400)),
+        Column("upstream", "上级平台", cells.text(64), field=None, export="upstream__serial"),
     ]
     key = ("serial",)
     key_column = "serial"
-    blame = {"zone_id": "zone"}
+    blame = {"zone_id": "zone", "upstream_id": "upstream"}
     state = ("zone_id",)
 
     def resolve(self, row, ctx):
         sid = ctx.station(row)
         ref_zone(ctx, row, "zone", "zone_id", sid)
+        if "upstream" not in ctx.present or "upstream" in row.bad:
+            return
+        serial = row.get("upstream")
+        if serial is None:
+            row.values["upstream_id"] = None
+        elif row.get("kind") == m.Device.Kind.PLATFORM:
+            ctx.error(row, "upstream", _("A platform does not report through another."))
+        elif sid is not None:
+            found = ctx.ref(
+                row,
+                "upstream",
+                platforms(ctx),
+                (sid, serial),
+                unknown=_(
+                    "No such platform in this station, or outside your scope "
+                    "(a platform must be registered before the devices under it)."
+                ),
+            )
+            if found:
+                row.values["upstream_id"] = found[0]
 
     def owner(self, final, ctx):
         return zone_info(ctx).get(final.get("zone_id"), (None, None))

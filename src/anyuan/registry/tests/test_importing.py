@@ -647,3 +647,25 @@ def test_the_format_page_and_the_declarations_name_the_same_columns():
             re.findall(r"`([a-z][a-z_0-9]*)`\*", table.split(f"| `{kind}` |")[1].split("\n")[0])
         )
         assert required <= starred | {"station_code"}, kind
+
+
+def test_devices_report_through_a_platform_registered_before_them(place):
+    header = "station_code,serial,name,kind,zone,direction,upstream\n"
+    hub = run("devices", (header + "A,HUB-1,门禁平台,platform,东区工业园/D1,,\n").encode())
+    assert hub.ok, hub.problems
+    result = run(
+        "devices",
+        (
+            header + "A,SN-1,闸机,gate,东区工业园/D1,in,HUB-1\n"
+            "A,SN-2,闸机,gate,东区工业园/D1,in,NO-SUCH\n"  # unknown platform
+            "A,SN-3,闸机,gate,东区工业园/D1,in,SN-1\n"  # a gate is no platform
+            "A,HUB-2,平台,platform,东区工业园/D1,,HUB-1\n"  # platforms do not nest
+        ).encode(),
+    )
+    assert set(problems_at(result)) == {(3, "upstream"), (4, "upstream"), (5, "upstream")}
+    good = run("devices", (header + "A,SN-1,闸机,gate,东区工业园/D1,in,HUB-1\n").encode())
+    assert good.ok, good.problems
+    assert m.Device.objects.get(serial="SN-1").upstream.serial == "HUB-1"
+    cleared = run("devices", (header + "A,SN-1,闸机,gate,东区工业园/D1,in,\n").encode())
+    assert cleared.ok and cleared.updated == 1
+    assert m.Device.objects.get(serial="SN-1").upstream is None
