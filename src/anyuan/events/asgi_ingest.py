@@ -175,13 +175,13 @@ class Committer:
         self.checkpointer.start()
 
     def _run(self) -> None:
+        backfill = write_turns.Backfill()
         try:
             try:
                 self._setup_connection()
             except Exception:  # the automatic checkpoint stays on
                 log.exception("could not set up the background WAL checkpoint")
             stopping = False
-            backfill = write_turns.Backfill()
             while not stopping:
                 try:
                     first = self._queue.get(timeout=backfill.LINGER_S if backfill.held else None)
