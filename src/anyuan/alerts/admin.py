@@ -4,18 +4,7 @@ through the pages and the API, where every step is audited."""
 from django.contrib import admin
 
 from anyuan.alerts.models import Alert, AlertNote
-from anyuan.core.admin import ScopedAdmin
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from anyuan.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Alert)

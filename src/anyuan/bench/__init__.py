@@ -22,15 +22,16 @@ def child_env(var) -> dict[str, str]:
     return env
 
 
-def run_child(module: str, env: dict[str, str], *args: str) -> str:
+def run_child(module: str, env: dict[str, str], *args, timeout: float | None = None) -> str:
     """Run ``python -m module args`` and return the last line it printed (its figures,
     as JSON); a failure is a ``ValueError`` carrying the end of its error output."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-m", module, *map(str, args)],
         env=env,
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise ValueError(

@@ -83,6 +83,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anyuan.bench import child_env, run_child
+
+MODULE = "anyuan.bench.ingest"  # this module, run as the setup and check steps
 PATH_SINGLE = b"/api/v1/events/ingest/passages"
 PATH_BULK = b"/api/v1/events/ingest/passages/bulk"
 PATH_NOOP = b"/bench/noop"
@@ -251,14 +254,8 @@ def run(options) -> dict:
     base = Path(options.get("dir") or Path(settings.VAR_DIR) / "bench")
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="ingest-", dir=base))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "ANYUAN_DATA_KEY", "ANYUAN_VAR")
-    }
+    env = child_env(tmp)
     env.update(
-        ANYUAN_VAR=str(tmp),
-        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "anyuan.settings"),
         ANYUAN_INGEST_GROUP_COMMIT="1" if cfg.group else "0",
         ANYUAN_INGEST_WAL_CHECKPOINT=cfg.wal_checkpoint,
     )
@@ -267,7 +264,7 @@ def run(options) -> dict:
     try:
         setup_started = time.perf_counter()
         info = json.loads(
-            _child(env, "setup", cfg.scale, str(cfg.seed), start.isoformat(), str(tmp), tag)
+            run_child(MODULE, env, "setup", cfg.scale, cfg.seed, start.isoformat(), tmp, tag)
         )
         db = Path(info["database"])
         raw_db = tmp / "raw.sqlite3"
@@ -297,7 +294,7 @@ def run(options) -> dict:
         children = []
         if cfg.processor:
             started = time.perf_counter()
-            _child(env, "check")
+            run_child(MODULE, env, "check")
             figures["time_rules_check_s"] = round(time.perf_counter() - started, 2)
         figures.update(_verify(db, info, stream, figures.pop("_accepted")))
         figures.update(_alert_counts(db, info))
@@ -1153,19 +1150,6 @@ def _ms(values, q) -> float | None:
 
 
 # --- the child processes ----------------------------------------------------------------------
-
-
-def _child(env, *args) -> str:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "anyuan.bench.ingest", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise ValueError(f"benchmark step {args[0]} failed:\n{done.stderr[-4000:]}")
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 def _spawn(env, log_path: Path, *args) -> subprocess.Popen:

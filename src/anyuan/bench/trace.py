@@ -59,6 +59,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from anyuan.bench import run_child
+
 DAY_MS = 86_400_000
 KIND_CODES = {"P": 0, "V": 1, "W": 2, "S": 3}  # the simulator's subject keys
 SUBJECT_BASE = 10_000_000
@@ -92,19 +94,10 @@ def add_arguments(parser):
 
 
 def _child(*args, timeout=None) -> dict:
+    """One step in a process of its own (its peak memory its own); its figures."""
     env = {k: v for k, v in os.environ.items() if k != "ANYUAN_DATA_KEY"}
     env.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "anyuan.bench.trace", *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise ValueError(f"benchmark step {args[0]} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_child("anyuan.bench.trace", env, *args, timeout=timeout))
 
 
 def run(options) -> dict:

@@ -13,13 +13,11 @@ class ScopedAdmin(admin.ModelAdmin):
         return self.model.objects.restrict(request.user, "view")
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ScopedAdmin):
-    list_display = ["at", "actor_name", "action", "object_type", "object_repr"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["actor_name", "object_repr", "reason"]
+class ReadOnlyAdmin(ScopedAdmin):
+    """For records the platform writes through its actions (logs, audit, alerts, cases):
+    operators may look, never add, change or delete."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -27,3 +25,10 @@ class AuditEntryAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_name", "object_repr", "reason"]

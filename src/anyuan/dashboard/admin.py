@@ -3,23 +3,14 @@ are derived from the event log (``anyuan rollups rebuild`` recomputes them)."""
 
 from django.contrib import admin
 
-from anyuan.core.admin import ScopedAdmin
+from anyuan.core.admin import ReadOnlyAdmin
 from anyuan.dashboard.models import PassageHour
 
 
 @admin.register(PassageHour)
-class PassageHourAdmin(ScopedAdmin):
+class PassageHourAdmin(ReadOnlyAdmin):
     list_display = ["hour", "zone", "direction", "count"]
     list_filter = ["direction"]
     raw_id_fields = ["zone"]
     date_hierarchy = "hour"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

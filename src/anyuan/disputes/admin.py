@@ -6,7 +6,7 @@ the parties' phones stay masked and their access codes are never shown (only a h
 
 from django.contrib import admin
 
-from anyuan.core.admin import ScopedAdmin
+from anyuan.core.admin import ReadOnlyAdmin
 from anyuan.disputes.models import (
     Case,
     CaseAttachment,
@@ -15,17 +15,6 @@ from anyuan.disputes.models import (
     GroupWarning,
     WarningInfo,
 )
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Case)

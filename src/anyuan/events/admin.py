@@ -2,19 +2,8 @@
 
 from django.contrib import admin
 
-from anyuan.core.admin import ScopedAdmin
+from anyuan.core.admin import ReadOnlyAdmin
 from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Passage)

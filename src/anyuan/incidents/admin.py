@@ -4,23 +4,14 @@ audited (:mod:`anyuan.incidents.actions`, :mod:`anyuan.incidents.importing`)."""
 
 from django.contrib import admin
 
-from anyuan.core.admin import ScopedAdmin
+from anyuan.core.admin import ReadOnlyAdmin
 from anyuan.incidents.models import Incident
 
 
 @admin.register(Incident)
-class IncidentAdmin(ScopedAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["occurred_at", "number", "category", "enterprise", "grid", "solved", "station"]
     list_filter = ["category", "solved"]
     search_fields = ["number", "place"]
     raw_id_fields = ["station", "enterprise", "grid"]
     date_hierarchy = "occurred_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

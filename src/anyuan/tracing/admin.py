@@ -2,20 +2,11 @@
 
 from django.contrib import admin
 
-from anyuan.core.admin import ScopedAdmin
+from anyuan.core.admin import ReadOnlyAdmin
 from anyuan.tracing.models import TraceRun
 
 
 @admin.register(TraceRun)
-class TraceRunAdmin(ScopedAdmin):
+class TraceRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "created", "user", "station", "enterprise", "hops", "contacts")
     exclude = ("result",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -38,9 +38,11 @@ def test_a_writer_waits_for_the_turn_and_goes_on_when_it_is_released(
         thread.join(5)
         os.close(other)
     # released afterwards: the other process gets its turn at once
-    fcntl.flock(
-        os.open(tmp_path / "anyuan.sqlite3-write.lock", os.O_RDWR), fcntl.LOCK_EX | fcntl.LOCK_NB
-    )
+    again = os.open(tmp_path / "anyuan.sqlite3-write.lock", os.O_RDWR)
+    try:
+        fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+    finally:
+        os.close(again)
 
 
 @pytest.mark.django_db
