@@ -683,6 +683,7 @@ def _platform_requests(stream, first, cfg, tally, platforms: dict) -> list:
 
 async def _bulk(port: int, stream: Stream, requests: list, cfg: Config, tally: Tally) -> dict:
     sizes = [len(r[4]) for r in requests]
+    senders = collections.Counter(f"{r[0][0]}:{r[0][1]}" for r in requests)
     requests = requests[::-1]  # popped from the end
     latencies: list[float] = []
     sent = 0
@@ -723,6 +724,7 @@ async def _bulk(port: int, stream: Stream, requests: list, cfg: Config, tally: T
             if cfg.bulk_window
             else "device by device (each device's whole rest at once)"
         ),
+        "bulk_requests_by_sender": dict(senders.most_common(5)),
         "bulk_mean_items": round(sum(sizes) / len(sizes), 1) if sizes else 0,
         "bulk_max_items": max(sizes, default=0),
         "bulk_p50_ms": _ms(latencies, 0.50),

@@ -15,7 +15,7 @@ received time of every event, and nothing in it is ever changed.
 import contextlib
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
@@ -42,8 +42,8 @@ from anyuan.registry.models import Device
 
 log = logging.getLogger("anyuan.events")
 
-CHUNK_ROWS = 1000
 PG_CHUNK_ROWS = 10_000
+SQLITE_CHUNK_ROWS = 1000
 # PostgreSQL: writers take this transaction lock before inserting, so ids are committed
 # in the order they are drawn and a reader tailing the log by id never misses a row.
 LOG_LOCK_KEY = 0x616E7975616E  # "anyuan"
@@ -150,28 +150,61 @@ def language(lang: str | None):
     return translation.override(lang)
 
 
+@dataclass
+class Rows:
+    """The rows of one table to insert: the first of each (device, event id) key, with
+    the item each one answers for."""
+
+    items: list[Item] = field(default_factory=list)
+    values: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class Staged:
+    """Jobs authenticated and checked, their rows built: what :func:`store` writes."""
+
+    replies: list[Reply | None]
+    accepted: list[tuple[int, DeviceInfo, Prepared]]
+    passages: Rows
+    alarms: Rows
+
+
 def commit(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
     """Store the jobs' accepted items in one transaction; the replies, in job order."""
     lim = lim or limits()
+    staged = stage(jobs, lim)
     with transaction.atomic():
-        return _commit(jobs, lim)
+        store(staged, lim)
+    return answer(jobs, staged, lim)
 
 
 def commit_or_busy(
-    jobs: list[Job], lim: Limits | None = None, *, reconnect: bool = True
+    jobs: list[Job],
+    lim: Limits | None = None,
+    *,
+    reconnect: bool = True,
+    turn=contextlib.nullcontext,
 ) -> list[Reply]:
     """:func:`commit`, answering 503 (send again) instead of raising when the database
     fails. A connection found broken (a restarted server, an idle timeout) is opened
     afresh and the jobs tried once more — safe, as a repeated insert is a duplicate; a
-    group that still fails is tried request by request, so one cannot sink the rest."""
+    group that still fails is tried request by request, so one cannot sink the rest.
+
+    ``turn`` is held around the transaction only (the committer's turn at SQLite's write
+    lock, :mod:`anyuan.core.write_turns`): authenticating, checking and building the rows
+    happen before it, the replies after it, while another writer may write."""
+    lim = lim or limits()
     try:
-        return commit(jobs, lim)
+        staged = stage(jobs, lim)
+        with turn(), transaction.atomic():
+            store(staged, lim)
+        return answer(jobs, staged, lim)
     except DatabaseError as exc:
         log.exception("the event log could not commit %d request(s)", len(jobs))
         if reconnect and _reconnectable(exc):
-            return commit_or_busy(jobs, lim, reconnect=False)
+            return commit_or_busy(jobs, lim, reconnect=False, turn=turn)
         if len(jobs) > 1:
-            return [commit_or_busy([job], lim, reconnect=False)[0] for job in jobs]
+            return [commit_or_busy([job], lim, reconnect=False, turn=turn)[0] for job in jobs]
         with language(jobs[0].lang):
             return [
                 error_reply(503, _("The event log cannot store events just now; send them again."))
@@ -191,41 +224,51 @@ def _reconnectable(exc: DatabaseError) -> bool:
     return True
 
 
-def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
+def stage(jobs: list[Job], lim: Limits) -> Staged:
+    """Authenticate every job's device, check every item against it, and build the rows
+    to insert — before the transaction: nothing here writes. (A device deactivated in
+    the milliseconds between this and the commit still has these events stored.)"""
     digests = {Device.hash_token(j.token) for j in jobs if j.device is None and j.token}
     known = _devices(digests) if digests else {}
     platforms = {d.id for d in known.values() if d.platform}
     platforms |= {j.device.id for j in jobs if j.device is not None and j.device.platform}
     below = _downstream(platforms) if platforms else {}
-    replies: list[Reply | None] = [None] * len(jobs)
-    accepted: list[tuple[int, DeviceInfo, Prepared]] = []
-    # (job, item) per row to insert, in job order; the first of a key is the one stored
-    rows = {PASSAGE: [], ALARM: []}
+    staged = Staged([None] * len(jobs), [], Rows(), Rows())
+    tables = {PASSAGE: (staged.passages, _passage_row), ALARM: (staged.alarms, _alarm_row)}
+    keys: dict[str, set] = {PASSAGE: set(), ALARM: set()}
+    adapt = datetime_adapter()
     for n, job in enumerate(jobs):
         with language(job.lang):
             device = job.device
             if device is None:
                 device = _check(known.get(Device.hash_token(job.token or "")))
             if isinstance(device, Reply):
-                replies[n] = device
+                staged.replies[n] = device
                 continue
             if isinstance(job.prepared, Reply):
-                replies[n] = job.prepared
+                staged.replies[n] = job.prepared
                 continue
             prepared = job.prepared
-            if device.platform and prepared.kind != HEARTBEAT:
+            kind = prepared.kind
+            via_platform = device.platform and kind != HEARTBEAT
+            if via_platform:
                 _resolve_downstream(device, prepared, below)
+            rows, make_row = tables.get(kind, (None, None))
+            seen = keys.get(kind)
+            received = adapt(prepared.received)
             for item in prepared.items:
                 if item.status == REFUSED:
                     continue
+                item.status = None  # tried again after a failed group: from the start
                 data = item.data
                 source = device
-                if device.platform and prepared.kind != HEARTBEAT:
+                if via_platform:
                     source = item.source
                 elif data.device is not None and data.device != device.serial:
                     item.refuse("device", _("This token belongs to another device."), "device")
                     continue
-                if prepared.kind == PASSAGE:
+                direction = None
+                if kind == PASSAGE:
                     direction = data.direction or source.direction
                     if direction not in ("in", "out"):
                         item.refuse(
@@ -234,20 +277,34 @@ def _commit(jobs: list[Job], lim: Limits) -> list[Reply]:
                             "required",
                         )
                         continue
-                    data.direction = direction
-                if prepared.kind in rows:
-                    rows[prepared.kind].append((source, prepared, item))
-            accepted.append((n, device, prepared))
+                if rows is not None:
+                    key = (source.id, data.event_id)
+                    if key in seen:  # the same event twice in what arrived together
+                        item.status = DUPLICATE
+                        continue
+                    seen.add(key)
+                    rows.items.append(item)
+                    rows.values.append(make_row(source, received, data, adapt, direction))
+            staged.accepted.append((n, device, prepared))
+    return staged
 
-    if rows[PASSAGE] or rows[ALARM]:
+
+def store(staged: Staged, lim: Limits) -> None:
+    """Insert the staged rows and update the devices' links; inside the caller's
+    transaction. Marks every row's item stored or duplicate."""
+    if staged.passages.values or staged.alarms.values:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOG_LOCK_KEY])
-        _store(Passage, PASSAGE_COLUMNS, rows[PASSAGE], _passage_row)
-        _store(DeviceAlarm, ALARM_COLUMNS, rows[ALARM], _alarm_row)
-    _update_links(accepted, lim)
+        _insert(Passage, PASSAGE_COLUMNS, staged.passages)
+        _insert(DeviceAlarm, ALARM_COLUMNS, staged.alarms)
+    _update_links(staged.accepted, lim)
 
-    for n, device, prepared in accepted:
+
+def answer(jobs: list[Job], staged: Staged, lim: Limits) -> list[Reply]:
+    """The replies, in job order, once :func:`store` has committed."""
+    replies = staged.replies
+    for n, device, prepared in staged.accepted:
         with language(jobs[n].lang):
             replies[n] = _reply(prepared, device, lim)
     return replies
@@ -288,15 +345,14 @@ def datetime_adapter():
     return connection.ops.adapt_datetimefield_value
 
 
-def _passage_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
-    d = item.data
+def _passage_row(device: DeviceInfo, received, d, adapt, direction: str) -> tuple:
     return (
         device.id,
         device.zone_id,
         d.event_id,
         adapt(d.event_time),
         received,
-        d.direction,
+        direction,
         d.method,
         d.credential,
         d.confidence,
@@ -307,8 +363,7 @@ def _passage_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
 _detail_field = DeviceAlarm._meta.get_field("detail")
 
 
-def _alarm_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
-    d = item.data
+def _alarm_row(device: DeviceInfo, received, d, adapt, _direction: None) -> tuple:
     return (
         device.id,
         device.zone_id,
@@ -322,59 +377,64 @@ def _alarm_row(device: DeviceInfo, received, item: Item, adapt) -> tuple:
     )
 
 
-def _store(model, columns, entries, make_row) -> None:
-    """Insert the entries, ignoring keys already stored; mark each item stored or duplicate."""
-    if not entries:
+def _insert(model, columns, rows: Rows) -> None:
+    """Insert the rows, ignoring keys already stored; mark each item stored or duplicate."""
+    if not rows.values:
         return
-    adapt = datetime_adapter()
-    first: dict[tuple[int, str], Item] = {}
-    values = []
-    received: dict[int, object] = {}  # the request's received time, adapted once
-    for device, prepared, item in entries:
-        key = (device.id, item.data.event_id)
-        if key in first:
-            item.status = DUPLICATE  # the same event twice in what arrived together
-            continue
-        first[key] = item
-        item.status = DUPLICATE  # until the insert returns its key
-        when = received.get(id(prepared))
-        if when is None:
-            when = received[id(prepared)] = adapt(prepared.received)
-        values.append(make_row(device, when, item, adapt))
     qn = connection.ops.quote_name
     # names come from the model and are quoted; every value is a query parameter
     table, names = qn(model._meta.db_table), ", ".join(qn(c) for c in columns)
-    tail = (
-        f" ON CONFLICT ({qn('device_id')}, {qn('device_event_id')}) DO NOTHING"
-        f" RETURNING {qn('device_id')}, {qn('device_event_id')}"
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # one array per column: a statement of ten parameters however many rows
-            # (a VALUES list of 10,000 parameters costs PostgreSQL more to parse and plan)
-            types = [model._meta.get_field(c).db_type(connection) for c in columns]
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
-            for start in range(0, len(values), PG_CHUNK_ROWS):
-                chunk = values[start : start + PG_CHUNK_ROWS]
-                cursor.execute(sql + tail, [list(col) for col in zip(*chunk, strict=True)])
-                for device_id, event_id in cursor.fetchall():
-                    first[(device_id, event_id)].status = STORED
-            return
-        # SQLite: the driver's own cursor with its own placeholders — Django's wrapper
-        # rewrites every "%s" of a 5,000-parameter statement with a regular expression
-        # (a twentieth of the committer's time on 10,000-event requests)
-        raw = connection.connection.cursor() if connection.vendor == "sqlite" else cursor
-        mark = "?" if raw is not cursor else "%s"
-        one = "(" + ", ".join([mark] * len(columns)) + ")"
-        for start in range(0, len(values), CHUNK_ROWS):
-            chunk = values[start : start + CHUNK_ROWS]
+    conflict = f" ON CONFLICT ({qn('device_id')}, {qn('device_event_id')}) DO NOTHING"
+    if connection.vendor != "sqlite":
+        _insert_returning(model, columns, rows, f"INSERT INTO {table} ({names})", conflict)
+        return
+    # SQLite: one prepared single-row statement run for every row (``executemany``, on
+    # the driver's own cursor: Django's wrapper rewrites every "%s" with a regular
+    # expression). The rows this transaction inserts are those above the log's highest
+    # id before it (ids only grow, and the transaction holds the write lock): when every
+    # row went in, that is all of them; otherwise they are read back.
+    raw = connection.connection.cursor()
+    with connection.wrap_database_errors:  # the driver's errors as Django's
+        before = raw.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0  # noqa: S608
+        one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        inserted = 0
+        for start in range(0, len(rows.values), SQLITE_CHUNK_ROWS):
+            chunk = rows.values[start : start + SQLITE_CHUNK_ROWS]
             sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
-            with connection.wrap_database_errors:  # the driver's errors as Django's
-                raw.execute(sql + tail, [v for row in chunk for v in row])
-                returned = raw.fetchall()
-            for device_id, event_id in returned:
-                first[(device_id, event_id)].status = STORED
+            raw.execute(sql + conflict, [v for row in chunk for v in row])
+            inserted += raw.rowcount
+        if inserted == len(rows.values):
+            for item in rows.items:
+                item.status = STORED
+            return
+        stored = set(
+            raw.execute(
+                f"SELECT device_id, device_event_id FROM {table} WHERE id > ?",  # noqa: S608
+                [before],
+            ).fetchall()
+        )
+    for item, row in zip(rows.items, rows.values, strict=True):
+        item.status = STORED if (row[0], row[2]) in stored else DUPLICATE
+
+
+def _insert_returning(model, columns, rows: Rows, insert: str, conflict: str) -> None:
+    """PostgreSQL: one array per column, a statement of ten parameters however many rows
+    (a VALUES list of 10,000 parameters costs PostgreSQL more to parse and plan); the
+    keys it returns are the rows stored."""
+    qn = connection.ops.quote_name
+    types = [model._meta.get_field(c).db_type(connection) for c in columns]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sql = f"{insert} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - quoted names
+    sql += f" RETURNING {qn('device_id')}, {qn('device_event_id')}"
+    by_key = {(row[0], row[2]): item for item, row in zip(rows.items, rows.values, strict=True)}
+    for item in rows.items:
+        item.status = DUPLICATE  # until the insert returns its key
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows.values), PG_CHUNK_ROWS):
+            chunk = rows.values[start : start + PG_CHUNK_ROWS]
+            cursor.execute(sql, [list(col) for col in zip(*chunk, strict=True)])
+            for device_id, event_id in cursor.fetchall():
+                by_key[(device_id, event_id)].status = STORED
 
 
 def _clock_offset(prepared: Prepared, lim: Limits, by_event_time: bool = True) -> float | None:

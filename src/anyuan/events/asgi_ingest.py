@@ -212,9 +212,9 @@ class Committer:
 
     def _commit(self, batch) -> None:
         try:
-            # SQLite: in turn with the processor (core.write_turns)
-            with write_turns.write_turn():
-                outcomes = actions.commit_or_busy([job for job, _loop, _future in batch])
+            # SQLite: the transaction in turn with the processor (core.write_turns)
+            jobs = [job for job, _loop, _future in batch]
+            outcomes = actions.commit_or_busy(jobs, turn=write_turns.write_turn)
             self.groups += 1
             self.jobs += len(batch)
         except Exception as exc:  # a bug: fail these requests, keep the thread

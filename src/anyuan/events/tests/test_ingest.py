@@ -455,18 +455,18 @@ def test_a_broken_connection_is_reopened_and_the_request_tried_again(devices, mo
     from anyuan.events import actions
     from anyuan.events.ingest import prepare
 
-    real_commit, calls = actions._commit, []
+    real_store, calls = actions.store, []
 
-    def drops_once(jobs, lim):
+    def drops_once(staged, lim):
         calls.append(1)
         if len(calls) == 1:
             if connection.vendor == "postgresql":  # the server really drops us
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
             raise OperationalError("server closed the connection unexpectedly")
-        return real_commit(jobs, lim)
+        return real_store(staged, lim)
 
-    monkeypatch.setattr(actions, "_commit", drops_once)
+    monkeypatch.setattr(actions, "store", drops_once)
     if connection.vendor != "postgresql":  # a SQLite connection is never lost
         monkeypatch.setattr(actions, "_reconnectable", lambda exc: True)
     prepared = prepare("passage", json.dumps(passage("R1")).encode(), received=now())
