@@ -12,6 +12,9 @@ warnings.filterwarnings(
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
 
+from anyuan.core import gc_tuning  # noqa: E402
 from anyuan.events.asgi_ingest import application  # noqa: E402
+
+gc_tuning.tune()  # everything is loaded: see anyuan.core.gc_tuning
 
 __all__ = ["application"]

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
 
 from anyuan.alerts.evaluator import Evaluator
+from anyuan.core import gc_tuning
 from anyuan.events.processor import (
     DEFAULT_BATCH,
     DEFAULT_NAME,
@@ -72,6 +73,8 @@ class Command(BaseCommand):
         try:
             on_facts = None if options["no_rules"] else Evaluator()
             processor = Processor(options["name"], options["batch"], on_facts=on_facts)
+            if not options["once"]:
+                gc_tuning.tune()  # the registry is loaded: see anyuan.core.gc_tuning
             self.run(processor, options, stop)
         finally:
             for sig, handler in previous.items():
