@@ -13,8 +13,8 @@ an entry are judged.
 Every alert the rules raise (a new alert or a repeat) is matched against ``truth.jsonl``:
 
 - passage rules (stranger, unauthorised zone, watchlist, after hours, anti-passback,
-  qualifications) by the passage that raised it — its (device, event id) is one of the
-  truth line's events;
+  qualifications, over capacity) by the passage that raised it — its (device, event id)
+  is one of the truth line's events;
 - device alarms by the alarm's (device, event id);
 - vehicle overstay by the plate, raised between the allowed time and the end of the line;
 - silent devices by the device, raised within the silent window (plus the detection delay).
@@ -41,6 +41,7 @@ TRUTH_TO_ALERT = {
     "unauthorised_zone": "unauthorised_zone",
     "watchlist_hit": "watchlist_hit",
     "visitor_vehicle_overstay": "vehicle_overstay",
+    "unregistered_vehicle_overstay": "vehicle_overstay",
     "after_hours_entry": "after_hours",
     "antipassback": "antipassback",
     "qualification_missing": "qualification_missing",
@@ -48,6 +49,7 @@ TRUTH_TO_ALERT = {
     "object_missing": "object_missing",
     "intrusion": "intrusion",
     "device_silent": "device_silent",
+    "over_capacity": "over_capacity",
 }
 STEP = dt.timedelta(minutes=1)
 

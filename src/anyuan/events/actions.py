@@ -1,12 +1,14 @@
 """Writing the event log: the one place passages, alarms and device links are stored.
 
-:func:`commit` takes one or more prepared device requests (:mod:`anyuan.events.ingest`),
-authenticates each device, inserts every accepted item with ``INSERT … ON CONFLICT
-(device, device_event_id) DO NOTHING RETURNING …`` (SQLite and PostgreSQL alike), tells
-stored from duplicate by the keys the insert returns, updates the devices' links, and
-commits — all in one transaction. The caller answers only after it returns, so a 2xx
-always means committed. The lean ASGI route commits the requests that arrive together
-in one go (group commit); the Ninja endpoints commit one request at a time.
+:func:`commit` takes one or more prepared device requests (:mod:`anyuan.events.ingest`):
+:func:`stage` authenticates each device, checks every item against it and builds the
+rows (no writes); :func:`store` inserts them with ``INSERT … ON CONFLICT (device,
+device_event_id) DO NOTHING`` — on PostgreSQL with ``RETURNING`` the keys stored, on
+SQLite reading back the rows above the log's highest id only when some were not
+inserted — and updates the devices' links, in one transaction; :func:`answer` makes the
+replies. The caller answers only after the commit, so a 2xx always means committed. The
+lean ASGI route commits the requests that arrive together in one go (group commit); the
+Ninja endpoints commit one request at a time.
 
 Device ingestion writes no audit entries: the log itself records the device and the
 received time of every event, and nothing in it is ever changed.

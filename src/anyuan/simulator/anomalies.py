@@ -40,6 +40,12 @@ ANOMALY_TYPES = (
     "intrusion",
 )
 FAULT_TYPES = ("device_silent", "clock_skew", "duplicate_delivery", "out_of_order")
+# found in the stream, not injected: zones over capacity (anyuan.simulator.capacity); a
+# plate in no registry that stays past the platform's default limit for such vehicles
+DERIVED_TYPES = ("over_capacity", "unregistered_vehicle_overstay")
+# the platform's default: a vehicle in no registry overstays 4 hours after its entry
+# (the vehicle_overstay rule's "minutes", docs/alerts.md)
+UNREGISTERED_VEHICLE_LIMIT_MIN = 240
 ALARM_TYPES = ("object_missing", "intrusion")
 
 
@@ -394,6 +400,13 @@ class Injector:
             self.emit(keys[0], zone, t0, IN, method, cred, subj, tag, conf)
             if leaves:
                 self.emit(keys[1], zone, t1, OUT, method, cred, subj, tag, rng.uniform(0.86, 0.99))
+            elif entry["kind"] == "plate" and t0 + UNREGISTERED_VEHICLE_LIMIT_MIN < 24 * 60:
+                # it stays: past the limit within the day, an overstay as well
+                due = int(self.life.ms(t0)) + UNREGISTERED_VEHICLE_LIMIT_MIN * MIN
+                self.truth.add(
+                    "unregistered_vehicle_overstay", subject, w.zone_ref(zone), due, due,
+                    entered=iso(self.life.ms(t0)), limit_minutes=UNREGISTERED_VEHICLE_LIMIT_MIN,
+                )  # fmt: skip
 
     def visitor_vehicle_overstay(self, n: int) -> None:
         w, rng, b = self.w, self.rng, self.base

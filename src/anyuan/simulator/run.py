@@ -19,6 +19,7 @@ from pathlib import Path
 
 from anyuan.simulator.anomalies import (
     ANOMALY_TYPES,
+    DERIVED_TYPES,
     FAULT_TYPES,
     Faults,
     Injector,
@@ -158,6 +159,7 @@ def _manifest(world, scale, seed, start, days, registry_counts, writer, lines) -
         },
         "registry": {f"registry/{k}.csv": registry_counts[k] for k in COLUMNS},
         "anomalies": {t: types.get(t, 0) for t in ANOMALY_TYPES},
+        "derived": {t: types.get(t, 0) for t in DERIVED_TYPES},
         "truth_lines": len(lines),
     }
     if writer is not None:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anyuan.simulator.anomalies import ALARM_TYPES, Faults, Strangers, Truth, iso
+from anyuan.simulator.capacity import CapacityWatch
 from anyuan.simulator.life import IN, local_midnight_ms
 from anyuan.simulator.world import MIN, World, stream
 
@@ -112,6 +114,7 @@ class EventWriter:
             "device_silent": [],
         }
         self.per_day: dict[str, dict] = {}
+        self.capacity = CapacityWatch(world, truth)
 
     def add(self, passages: dict[str, np.ndarray]) -> None:
         self.pool.append(passages)
@@ -213,6 +216,12 @@ class EventWriter:
             rows = _select(rows, ~later)
         order = np.lexsort((rows["id"], rows["dev"], rows["rt"]))
         rows = _select(rows, order)
+        # the zones over their capacity, as the delivered events show them
+        credited = self._credited()[rows["cred"]]
+        self.capacity.feed(
+            self.dev_zone[rows["dev"]], rows["subj"], rows["dirn"], rows["et"], rows["dev"],
+            rows["id"], credited,
+        )  # fmt: skip
         name = f"passages-{date.isoformat()}.parquet"
         self._write(PASSAGE_SCHEMA, self._passage_table(rows), name)
         n_rows = len(rows["t"])
@@ -228,6 +237,12 @@ class EventWriter:
         }
         self.per_day[date.isoformat()] = stats
         return stats
+
+    def _credited(self) -> np.ndarray:
+        """Per credential index: is it a credential at all (not empty)?"""
+        extra = pa.array(self.strangers.credentials, type=pa.string())
+        creds = pa.concat_arrays([self.base_creds, extra])
+        return pc.greater(pc.utf8_length(creds), 0).to_numpy(zero_copy_only=False)
 
     def _number(self, cur: dict) -> dict:
         """Per-device event ids in true-time order, continuing from the day before."""
