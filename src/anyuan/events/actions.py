@@ -171,11 +171,17 @@ class Staged:
     alarms: Rows
 
 
-def commit(jobs: list[Job], lim: Limits | None = None) -> list[Reply]:
-    """Store the jobs' accepted items in one transaction; the replies, in job order."""
+def commit(
+    jobs: list[Job], lim: Limits | None = None, *, turn=contextlib.nullcontext
+) -> list[Reply]:
+    """Store the jobs' accepted items in one transaction; the replies, in job order.
+
+    ``turn`` is held around the transaction only (the committer's turn at SQLite's write
+    lock, :mod:`anyuan.core.write_turns`): authenticating, checking and building the rows
+    happen before it, the replies after it, while another writer may write."""
     lim = lim or limits()
     staged = stage(jobs, lim)
-    with transaction.atomic():
+    with turn(), transaction.atomic():
         store(staged, lim)
     return answer(jobs, staged, lim)
 
@@ -190,17 +196,10 @@ def commit_or_busy(
     """:func:`commit`, answering 503 (send again) instead of raising when the database
     fails. A connection found broken (a restarted server, an idle timeout) is opened
     afresh and the jobs tried once more — safe, as a repeated insert is a duplicate; a
-    group that still fails is tried request by request, so one cannot sink the rest.
-
-    ``turn`` is held around the transaction only (the committer's turn at SQLite's write
-    lock, :mod:`anyuan.core.write_turns`): authenticating, checking and building the rows
-    happen before it, the replies after it, while another writer may write."""
+    group that still fails is tried request by request, so one cannot sink the rest."""
     lim = lim or limits()
     try:
-        staged = stage(jobs, lim)
-        with turn(), transaction.atomic():
-            store(staged, lim)
-        return answer(jobs, staged, lim)
+        return commit(jobs, lim, turn=turn)
     except DatabaseError as exc:
         log.exception("the event log could not commit %d request(s)", len(jobs))
         if reconnect and _reconnectable(exc):
@@ -390,11 +389,13 @@ def _insert(model, columns, rows: Rows) -> None:
     if connection.vendor != "sqlite":
         _insert_returning(model, columns, rows, f"INSERT INTO {table} ({names})", conflict)
         return
-    # SQLite: one prepared single-row statement run for every row (``executemany``, on
-    # the driver's own cursor: Django's wrapper rewrites every "%s" with a regular
-    # expression). The rows this transaction inserts are those above the log's highest
-    # id before it (ids only grow, and the transaction holds the write lock): when every
-    # row went in, that is all of them; otherwise they are read back.
+    # SQLite: multi-row statements of SQLITE_CHUNK_ROWS rows, each run in one step, so
+    # this thread lets go of the GIL for all of it (one row a statement, or RETURNING,
+    # takes it back after every row); on the driver's own cursor, as Django's wrapper
+    # rewrites every "%s" with a regular expression. The rows this transaction inserts
+    # are those above the log's highest id before it (ids only grow, and the transaction
+    # holds the write lock): when every row went in, that is all of them; otherwise they
+    # are read back.
     raw = connection.connection.cursor()
     with connection.wrap_database_errors:  # the driver's errors as Django's
         before = raw.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0  # noqa: S608

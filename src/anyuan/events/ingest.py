@@ -336,11 +336,8 @@ def _validate_all(kind: str, values: list) -> list | None:
     """The items validated in one Pydantic call with the fast schemas (a third of the
     time of one call per item), or None when any does not pass: then each is validated
     on its own with the exact schema and gets its own result."""
-    adapter = _LIST_ADAPTERS.get(kind)
-    if adapter is None:
-        return None
     try:
-        return adapter.validate_python(values)
+        return _LIST_ADAPTERS[kind].validate_python(values)
     except ValidationError:
         return None
 
