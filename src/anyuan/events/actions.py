@@ -16,7 +16,9 @@ received time of every event, and nothing in it is ever changed.
 
 import contextlib
 import datetime as dt
+import functools
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -45,7 +47,11 @@ from anyuan.registry.models import Device
 log = logging.getLogger("anyuan.events")
 
 PG_CHUNK_ROWS = 10_000
-SQLITE_CHUNK_ROWS = 1000
+# SQLite: the row counts of the insert statements. A statement's rows are padded with
+# rows of NULLs up to the next of these, so only these few statements are ever compiled
+# (the driver keeps them; compiling a statement of n rows costs about as much as running
+# it), and a large request takes a few statements: see ``_insert``.
+SQLITE_STATEMENT_ROWS = (1, 4, 16, 64, 256, 1024, 4096)
 # PostgreSQL: writers take this transaction lock before inserting, so ids are committed
 # in the order they are drawn and a reader tailing the log by id never misses a row.
 LOG_LOCK_KEY = 0x616E7975616E  # "anyuan"
@@ -389,23 +395,26 @@ def _insert(model, columns, rows: Rows) -> None:
     if connection.vendor != "sqlite":
         _insert_returning(model, columns, rows, f"INSERT INTO {table} ({names})", conflict)
         return
-    # SQLite: multi-row statements of SQLITE_CHUNK_ROWS rows, each run in one step, so
-    # this thread lets go of the GIL for all of it (one row a statement, or RETURNING,
-    # takes it back after every row); on the driver's own cursor, as Django's wrapper
-    # rewrites every "%s" with a regular expression. The rows this transaction inserts
-    # are those above the log's highest id before it (ids only grow, and the transaction
-    # holds the write lock): when every row went in, that is all of them; otherwise they
-    # are read back.
+    # SQLite: multi-row statements, each run in one step, so this thread lets go of the
+    # GIL for all of it (one row a statement, or RETURNING, takes it back after every
+    # row, and each time it may wait a switch interval for it); on the driver's own
+    # cursor, as Django's wrapper rewrites every "%s" with a regular expression. Each
+    # statement has one of SQLITE_STATEMENT_ROWS rows, the last padded with rows of
+    # NULLs that its WHERE leaves out. The rows this transaction inserts are those above
+    # the log's highest id before it (ids only grow, and the transaction holds the write
+    # lock): when every row went in, that is all of them; otherwise they are read back.
     raw = connection.connection.cursor()
     with connection.wrap_database_errors:  # the driver's errors as Django's
         before = raw.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0  # noqa: S608
-        one = "(" + ", ".join(["?"] * len(columns)) + ")"
-        inserted = 0
-        for start in range(0, len(rows.values), SQLITE_CHUNK_ROWS):
-            chunk = rows.values[start : start + SQLITE_CHUNK_ROWS]
-            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
-            raw.execute(sql + conflict, [v for row in chunk for v in row])
+        inserted, start, values = 0, 0, rows.values
+        while start < len(values):
+            size = _statement_rows(len(values) - start, len(columns))
+            chunk = values[start : start + size]
+            params = [v for row in chunk for v in row]
+            params += [None] * (len(columns) * (size - len(chunk)))
+            raw.execute(_padded_insert(table, names, len(columns), size, conflict), params)
             inserted += raw.rowcount
+            start += size
         if inserted == len(rows.values):
             for item in rows.items:
                 item.status = STORED
@@ -418,6 +427,27 @@ def _insert(model, columns, rows: Rows) -> None:
         )
     for item, row in zip(rows.items, rows.values, strict=True):
         item.status = STORED if (row[0], row[2]) in stored else DUPLICATE
+
+
+def _statement_rows(left: int, width: int) -> int:
+    """The rows of the next statement: the smallest of SQLITE_STATEMENT_ROWS that holds
+    what is left, or the largest the driver's parameter limit allows."""
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    sizes = [n for n in SQLITE_STATEMENT_ROWS if n <= limit] or [1]
+    return next((n for n in sizes if n >= left), sizes[-1])
+
+
+@functools.lru_cache(maxsize=64)
+def _padded_insert(table: str, names: str, width: int, size: int, conflict: str) -> str:
+    one = "(" + ", ".join(["?"] * width) + ")"
+    values = ", ".join([one] * size)
+    # SQLite names the columns of a VALUES list column1, column2, …; the first column
+    # (the device) is never NULL in a real row; "WHERE" also keeps the upsert's ON
+    # CONFLICT from being read as a join's ON
+    return (
+        f"INSERT INTO {table} ({names}) SELECT * FROM (VALUES {values}) "  # noqa: S608 - quoted names
+        f"WHERE column1 IS NOT NULL{conflict}"
+    )
 
 
 def _insert_returning(model, columns, rows: Rows, insert: str, conflict: str) -> None:

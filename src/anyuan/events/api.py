@@ -13,6 +13,7 @@ with ``values()`` and set-based queries, never one query per row.
 
 import datetime as dt
 from collections import Counter
+from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
@@ -29,7 +30,7 @@ from pydantic import field_validator
 from anyuan.core import actions as core_actions
 from anyuan.core.api import DbInt, Pagination, client_ip
 from anyuan.core.roles import EXPORT, VIEW, user_can
-from anyuan.events import actions, processor
+from anyuan.events import actions, credentials, processor
 from anyuan.events.ingest import (
     ALARM,
     HEARTBEAT,
@@ -230,10 +231,16 @@ class PassageOut(Schema):
 @paginate(Pagination)
 def list_passages(request, filters: Query[PassageFilters]):
     qs = Passage.objects.restrict(request.auth, VIEW).select_related("device")
-    for name in ("device", "zone", "credential"):
+    for name in ("device", "zone"):
         value = getattr(filters, name)
         if value is not None:
             qs = qs.filter(**{name: value})
+    if filters.credential is not None:
+        qs = qs.filter(credential=filters.credential)
+        if filters.credential:  # found by the index (an empty one is not in it)
+            qs = qs.filter(
+                credentials.passages_q([filters.credential], filters.since, filters.until)
+            )
     return filters.apply(qs)
 
 
@@ -495,7 +502,15 @@ def list_presences(request, filters: Query[PresenceFilters]):
 # -- trajectory
 
 
-def person_subject(user, pk: int) -> tuple[dict, Q | None]:
+class PassagesOf(NamedTuple):
+    """A subject's passages: the condition on the log, and the credentials it names (to
+    find them by the index, :func:`anyuan.events.credentials.passages_q`)."""
+
+    condition: Q
+    credentials: tuple[str, ...]
+
+
+def person_subject(user, pk: int) -> tuple[dict, PassagesOf | None]:
     """(the person, the passages that are theirs) — the credentials matched the way the
     processor matches them, within the person's station; a 404 if not visible."""
     _check_id(pk)
@@ -523,10 +538,13 @@ def person_subject(user, pk: int) -> tuple[dict, Q | None]:
             # held by several people: this one only in the zones of their own enterprise
             cond |= by_number & Q(zone__enterprise_id=row["enterprise_id"])
     subject = {"kind": SubjectKind.PERSON.value, "id": row["id"], "name": row["name"]}
-    return subject, (cond & Q(zone__park__station_id=row["station_id"])) if cond else None
+    if not cond:
+        return subject, None
+    names = tuple(row[k] for k in ("face_id", "card_number", "number") if row[k])
+    return subject, PassagesOf(cond & Q(zone__park__station_id=row["station_id"]), names)
 
 
-def vehicle_subject(user, pk: int) -> tuple[dict, Q | None]:
+def vehicle_subject(user, pk: int) -> tuple[dict, PassagesOf | None]:
     _check_id(pk)
     row = Vehicle.objects.restrict(user, VIEW).filter(pk=pk).values("id", "plate", "station_id")
     row = row.first()
@@ -536,10 +554,10 @@ def vehicle_subject(user, pk: int) -> tuple[dict, Q | None]:
     if not row["plate"]:
         return subject, None
     cond = Q(method=Method.PLATE, credential=row["plate"], zone__park__station_id=row["station_id"])
-    return subject, cond
+    return subject, PassagesOf(cond, (row["plate"],))
 
 
-def subject_of(user, kind: str, pk: int) -> tuple[dict, Q | None]:
+def subject_of(user, kind: str, pk: int) -> tuple[dict, PassagesOf | None]:
     """(subject, condition on its passages) of a person or vehicle the user may see, or a
     404 — asked before anything else about the request, so nothing tells an id out of
     reach from one that does not exist."""
@@ -547,7 +565,7 @@ def subject_of(user, kind: str, pk: int) -> tuple[dict, Q | None]:
     return (person_subject if kind == "person" else vehicle_subject)(user, pk)
 
 
-def trajectory(user, subject: dict, passages_of: Q | None, start, end) -> dict:
+def trajectory(user, subject: dict, passages_of: PassagesOf | None, start, end) -> dict:
     """A subject's presences and passages in [start, end), in time order (see
     ``subject_of``)."""
     kind, pk = subject["kind"], subject["id"]
@@ -564,7 +582,12 @@ def trajectory(user, subject: dict, passages_of: Q | None, start, end) -> dict:
     if passages_of is not None and user_can(user, Passage, VIEW):
         passes = list(
             Passage.objects.restrict(user, VIEW)
-            .filter(passages_of, event_time__gte=start, event_time__lt=end)
+            .filter(
+                credentials.passages_q(passages_of.credentials, start, end),
+                passages_of.condition,
+                event_time__gte=start,
+                event_time__lt=end,
+            )
             .order_by("event_time", "id")
             .values(
                 "id", "event_time", "direction", "method", "zone_id", "device_id",

@@ -323,7 +323,7 @@ def prepare(
     prepared = Prepared(kind, single=single, received=received)
     many = _validate_all(kind, values) if len(values) > 1 else None
     if many is not None:  # every item valid as far as the schema goes: one call for all
-        prepared.items = [_check(Item(i), d, prepared, lim) for i, d in enumerate(many)]
+        prepared.items = _check_all(many, prepared, lim)
     else:
         prepared.items = [_validate(kind, i, v, prepared, lim) for i, v in enumerate(values)]
     return prepared
@@ -368,6 +368,43 @@ def _validate(kind: str, index: int, raw: Any, prepared: Prepared, lim: Limits) 
     return _check(item, data, prepared, lim)
 
 
+def _check_all(many: list[BaseModel], prepared: Prepared, lim: Limits) -> list[Item]:
+    """:func:`_check` for every item of a request: for passages whose event times all lie
+    within the limits and that have no sent time (a platform's upload), the times are
+    checked once for the request and each item only for its credential."""
+    if prepared.kind != PASSAGE:
+        return [_check(Item(i), d, prepared, lim) for i, d in enumerate(many)]
+    times = [d.event_time for d in many]
+    latest, earliest = max(times), min(times)
+    received = prepared.received
+    if (
+        latest - received > lim.max_future
+        or received - earliest > lim.max_age
+        or any(d.sent_time is not None for d in many)
+    ):
+        return [_check(Item(i), d, prepared, lim) for i, d in enumerate(many)]
+    if prepared.latest_event_time is None or latest > prepared.latest_event_time:
+        prepared.latest_event_time = latest
+    return [_check_credential(Item(i, d.event_id), d) for i, d in enumerate(many)]
+
+
+_PLATE_NOISE = re.compile(r"[\s·•\-]")  # what a plate may be written with, not part of it
+
+
+def _check_credential(item: Item, data: BaseModel) -> Item:
+    """A passage's credential: a plate in one form, a card or employee number given."""
+    method = data.method
+    if method == "plate":
+        data.credential = _PLATE_NOISE.sub("", data.credential).upper()
+    elif method != "face" and not data.credential:
+        item.refuse(
+            "credential", _("A card or employee number passage needs the credential."), "required"
+        )
+        return item
+    item.data = data
+    return item
+
+
 def _check(item: Item, data: BaseModel, prepared: Prepared, lim: Limits) -> Item:
     """The checks beyond the schema (times, plates, credentials, alarm details)."""
     kind = prepared.kind
@@ -405,16 +442,8 @@ def _check(item: Item, data: BaseModel, prepared: Prepared, lim: Limits) -> Item
         item.refuse("sent_time", _("The sent time is not plausible."), "invalid")
         return item
     if kind == PASSAGE:
-        if data.method == "plate":
-            data.credential = re.sub(r"[\s·•\-]", "", data.credential).upper()
-        elif data.method in ("card", "employee_number") and not data.credential:
-            item.refuse(
-                "credential",
-                _("A card or employee number passage needs the credential."),
-                "required",
-            )
-            return item
-    elif kind == ALARM and data.detail is not None:
+        return _check_credential(item, data)
+    if kind == ALARM and data.detail is not None:
         try:
             encoded = json.dumps(data.detail, ensure_ascii=False).encode("utf-8")
         except (ValueError, TypeError, UnicodeEncodeError, RecursionError):

@@ -25,9 +25,9 @@ inside it. :meth:`Processor.check` runs the time-based rules of the hook
 (``on_facts.check``) and saves how far they ran.
 
 Passages are read in batches (``values_list``, ordered by id); new presences are
-inserted, closed ones updated, the rules' writes done, the rollups added and the
-checkpoint saved in one transaction, so a crash between batches loses nothing and
-repeats nothing. Open presences
+inserted, closed ones updated, the rules' writes done, the rollups and the index by
+credential (:mod:`anyuan.events.credentials`) added and the checkpoint saved in one
+transaction, so a crash between batches loses nothing and repeats nothing. Open presences
 and the credential maps live in memory: loaded once at start, the maps refreshed when the
 registry changes.
 """
@@ -43,6 +43,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 
 from anyuan.core import write_turns
+from anyuan.events import credentials
 from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint, SubjectKind
 from anyuan.live import actions as live
 from anyuan.registry.models import Person, Vehicle, Zone
@@ -267,8 +268,10 @@ class Processor:
         self.name, self.batch, self.on_facts = name, batch, on_facts
         self.refresh_seconds = refresh_seconds
         # the dashboard's hourly passage counts are kept by the default processor only
-        # (``anyuan.dashboard.rollups``: a rebuild counts up to that checkpoint)
+        # (``anyuan.dashboard.rollups``: a rebuild counts up to that checkpoint), and so
+        # is the log's index by credential (``anyuan.events.credentials``)
         self.rollups = name == DEFAULT_NAME if rollups is None else rollups
+        self.credential_index = name == DEFAULT_NAME
         self.reset()
 
     # --- state -----------------------------------------------------------------------
@@ -447,6 +450,8 @@ class Processor:
                     from anyuan.dashboard.rollups import add_passages  # the app above events
 
                     add_passages((p[1], p[2], p[3]) for p in passages)
+                if self.credential_index and passages:
+                    credentials.add(self.last_passage_id, last)
                 self._publish_occupancy(facts)
                 ProcessorCheckpoint.objects.filter(name=self.name).update(
                     last_passage_id=last, last_alarm_id=last_alarm

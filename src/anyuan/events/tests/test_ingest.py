@@ -3,10 +3,13 @@ route, and expects the same answers and the same rows."""
 
 import datetime as dt
 import json
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
+from anyuan.events import actions
 from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
 from anyuan.events.tests.conftest import NDJSON, iso, now, passage
 
@@ -566,3 +569,40 @@ def test_only_a_platform_of_the_same_station_can_be_upstream(devices, world, pla
     gate = devices.neighbour.device
     gate.upstream = platform.device  # the same station: fine
     gate.full_clean()
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 64, 65, 1025, 4096, 4097, 5000])
+def test_bulk_of_any_size_is_stored_in_order_once(send, devices, n):
+    """SQLite inserts in statements of a few fixed sizes, the last padded: every size
+    around them stores each row once, in request order, and tells stored from duplicate."""
+    t0 = now() - dt.timedelta(minutes=5)
+    items = [passage(f"S{i}", t0 + dt.timedelta(milliseconds=i)) for i in range(n)]
+    earlier = items[n // 2]  # stored before: a duplicate in the middle of a statement
+    assert send("/ingest/passages", earlier, devices.own.token).status == 201
+    answer = send("/ingest/passages/bulk", items, devices.own.token)
+    assert answer.status == 200, answer.body
+    assert (answer.body["stored"], answer.body["duplicates"]) == (n - 1, 1)
+    duplicate = [r["index"] for r in answer.body["results"] if r["status"] == "duplicate"]
+    assert duplicate == [n // 2]
+    log = list(stored().order_by("pk").values_list("device_event_id", flat=True))
+    assert log == [earlier["event_id"]] + [i["event_id"] for i in items if i is not earlier]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL inserts arrays")
+def test_a_low_parameter_limit_gives_smaller_statements(devices):
+    """The statements stay within the driver's parameter limit (some SQLite builds allow
+    999 parameters: 99 rows of ten columns)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    try:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        assert actions._statement_rows(5000, 10) == 64
+        assert actions._statement_rows(10, 10) == 16
+        assert actions._statement_rows(1, 10) == 1
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 9)
+        assert actions._statement_rows(5000, 10) == 1
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    assert actions._statement_rows(5000, 10) == 4096
+    assert actions._statement_rows(904, 10) == 1024

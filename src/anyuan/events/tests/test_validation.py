@@ -71,3 +71,51 @@ def _lim():
     import datetime as dt
 
     return dataclasses.replace(ingest.limits(), max_age=dt.timedelta(days=100_000))
+
+
+def _outcome(prepared) -> list[tuple]:
+    return [
+        (i.index, i.event_id, i.error, i.data.model_dump() if i.data is not None else None)
+        for i in prepared.items
+    ]
+
+
+@pytest.mark.parametrize("extra", ["none", "future", "too_old", "sent_time"])
+def test_a_body_checked_at_once_gives_what_item_by_item_checks_give(extra):
+    """``_check_all`` checks a body's times once: the same items stored or refused, with
+    the same messages and data, as the checks made item by item."""
+    import datetime as dt
+    import json
+
+    received = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
+    items = [
+        {"event_id": "P1", "event_time": "2026-11-02T08:59:00+08:00", "method": "face"},
+        {"event_id": "P2", "event_time": "2026-11-02T00:58:00Z", "method": "plate",
+         "credential": "浙B·12-345"},
+        {"event_id": "P3", "event_time": "2026-11-02T00:57:00Z", "method": "card"},
+        {"event_id": "P4", "event_time": "2026-11-02T00:56:00Z", "method": "employee_number",
+         "credential": "E7", "direction": "out", "confidence": 0.5},
+    ]  # fmt: skip
+    if extra == "future":
+        items.append({"event_id": "P5", "event_time": "2026-11-02T03:00:00Z", "method": "face"})
+    elif extra == "too_old":
+        items.append({"event_id": "P5", "event_time": "2026-09-02T03:00:00Z", "method": "face"})
+    elif extra == "sent_time":
+        items[0]["sent_time"] = "2026-08-02T01:00:00Z"  # not plausible
+    body = json.dumps(items).encode()
+    assert ingest._validate_all(ingest.PASSAGE, json.loads(body)) is not None  # one call
+    at_once = ingest.prepare(ingest.PASSAGE, body, "application/json", received=received)
+    one_by_one = ingest.Prepared(ingest.PASSAGE, single=False, received=received)
+    one_by_one.items = [
+        ingest._validate(ingest.PASSAGE, i, raw, one_by_one, ingest.limits())
+        for i, raw in enumerate(json.loads(body))
+    ]
+    assert _outcome(at_once) == _outcome(one_by_one)
+    assert at_once.latest_event_time == one_by_one.latest_event_time
+    outcome = {i.event_id: (i.error or {}).get("code") for i in at_once.items}
+    assert outcome["P3"] == "required"  # a card passage without its card number
+    assert at_once.items[1].data.credential == "浙B12345"
+    expected = {"none": None, "future": "future", "too_old": "too_old", "sent_time": None}
+    assert outcome.get("P5") == expected[extra]
+    if extra == "sent_time":
+        assert outcome["P1"] == "invalid"
