@@ -51,7 +51,8 @@ PG_CHUNK_ROWS = 10_000
 # rows of NULLs up to the next of these, so only these few statements are ever compiled
 # (the driver keeps them; compiling a statement of n rows costs about as much as running
 # it), and a large request takes a few statements: see ``_insert``.
-SQLITE_STATEMENT_ROWS = (1, 4, 16, 64, 256, 1024, 4096)
+SQLITE_STATEMENT_ROWS = (1, 4, 16, 64, 256, 1024, 2048, 4096)  # 2048: SQLite's default
+# limit of 32,766 parameters holds 3,276 rows of ten columns
 # PostgreSQL: writers take this transaction lock before inserting, so ids are committed
 # in the order they are drawn and a reader tailing the log by id never misses a row.
 LOG_LOCK_KEY = 0x616E7975616E  # "anyuan"

@@ -162,7 +162,7 @@ class Committer:
         if connection.vendor != "sqlite":
             return
         with connection.cursor() as cursor:
-            # the log's indexes take keys in random order (device, credential, zone): a
+            # the log's indexes take keys in random order (device, zone): a
             # page cache of 64 MB instead of 2 MB keeps more of them at hand (inserting
             # 10,000-event requests into a log of 100,000 rows: 28 against 32 µs an event)
             cursor.execute(f"PRAGMA cache_size=-{COMMITTER_CACHE_KB}")

@@ -48,10 +48,10 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "passages by credential",
             },
         ),
-        migrations.AddIndex(
+        migrations.RunPython(copy_processed, migrations.RunPython.noop),
+        migrations.AddIndex(  # after the copy: one index build instead of an insert a row
             model_name="passagecredential",
             index=models.Index(fields=["credential", "event_time"], name="passagecredential_time"),
         ),
-        migrations.RunPython(copy_processed, migrations.RunPython.noop),
         migrations.RemoveIndex(model_name="passage", name="passage_credential_time"),
     ]

@@ -103,7 +103,9 @@ def test_passages_up_to_the_checkpoint_are_read_by_the_index_the_rest_from_the_l
     assert PassageCredential.objects.count() == 4  # a, b, a2, later
 
 
-def test_credential_search_and_trajectory_read_the_index(world, passages):
+def test_credential_search_and_trajectory_give_the_same_before_and_after_processing(
+    world, passages
+):
     p = passages
     person = world.own.person
     person.card_number = "CARD-A"
@@ -132,16 +134,56 @@ def test_credential_search_and_trajectory_read_the_index(world, passages):
     assert search(since=since) == {p.a2.pk}
     assert search(credential="CARD-B") == {p.b.pk}
     assert search(credential="") == {p.unread.pk}  # an empty credential: from the log
+    # what is found below the checkpoint is what the index holds
+    PassageCredential.objects.filter(passage_id=p.a.pk).delete()
+    assert search() == {p.a2.pk}
+    assert trajectory() == [p.a2.pk]
+
+
+def test_a_trajectory_finds_every_credential_of_its_subject_in_the_index(world, passages):
+    """Face id, card, employee number and plate: each found by the index once processed,
+    and only there (its entries removed, the passages are gone from the trajectory)."""
+    own = world.own
+    person, vehicle = own.person, own.vehicle
+    person.face_id, person.card_number, person.employee_number = "FACE-A", "CARD-A", "E-A7"
+    person.save()
+    device = passages.a.device
+    mine = {
+        "face": log(device, 20, "FACE-A", method="face"),
+        "number": log(device, 25, "E-A7", method="employee_number"),
+        "card": passages.a,
+    }
+    plate = log(device, 30, vehicle.plate, method="plate")
+    not_mine = log(device, 35, "FACE-A", method="card")  # the face id as a card: not hers
+    Processor().run_once()
+    assert {plate.pk, not_mine.pk, *(x.pk for x in mine.values())} <= set(indexed())
+    client = Client()
+    client.force_login(world.users[Role.POLICE_ADMIN])
+    hour = dt.timedelta(hours=1)
+    window = {"from": (T0 - hour).isoformat(), "to": (T0 + hour).isoformat()}
+
+    def passages_of(kind, pk):
+        r = client.get(f"/api/v1/events/trajectory/{kind}/{pk}", window)
+        assert r.status_code == 200, r.content
+        return {i["id"] for i in r.json()["items"] if i["kind"] == "passage"}
+
+    expected = {x.pk for x in mine.values()} | {passages.a2.pk}
+    assert passages_of("person", person.pk) == expected
+    assert passages_of("vehicle", vehicle.pk) == {plate.pk}
+    PassageCredential.objects.filter(passage_id__in=[mine["face"].pk, plate.pk]).delete()
+    PassageCredential.objects.filter(passage_id=mine["number"].pk).delete()
+    assert passages_of("person", person.pk) == {passages.a.pk, passages.a2.pk}
+    assert passages_of("vehicle", vehicle.pk) == set()
 
 
 def test_the_migration_copies_what_the_processor_has_processed(passages):
     p = passages
     ProcessorCheckpoint.objects.update_or_create(
-        name=DEFAULT_NAME, defaults={"last_passage_id": p.unread.pk}
+        name=DEFAULT_NAME, defaults={"last_passage_id": p.b.pk}
     )
     migration = importlib.import_module("anyuan.events.migrations.0005_passage_credentials")
     migration.copy_processed(apps, SimpleNamespace(connection=connection))
-    assert set(indexed()) == {p.a.pk, p.b.pk}  # up to the checkpoint, with a credential
+    assert set(indexed()) == {p.a.pk, p.b.pk}  # up to the checkpoint, itself included
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plan")

@@ -571,38 +571,60 @@ def test_only_a_platform_of_the_same_station_can_be_upstream(devices, world, pla
     gate.full_clean()
 
 
-@pytest.mark.parametrize("n", [1, 3, 4, 5, 64, 65, 1025, 4096, 4097, 5000])
-def test_bulk_of_any_size_is_stored_in_order_once(send, devices, n):
+@pytest.mark.parametrize("duplicate", [False, True])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 64, 65, 1025, 2049, 4096, 4097, 5000])
+def test_bulk_of_any_size_is_stored_in_order_once(send, devices, n, duplicate):
     """SQLite inserts in statements of a few fixed sizes, the last padded: every size
-    around them stores each row once, in request order, and tells stored from duplicate."""
+    around them stores each row once, in request order, and tells stored from duplicate
+    (all stored: by the statements' row counts; some duplicate: read back)."""
     t0 = now() - dt.timedelta(minutes=5)
     items = [passage(f"S{i}", t0 + dt.timedelta(milliseconds=i)) for i in range(n)]
-    earlier = items[n // 2]  # stored before: a duplicate in the middle of a statement
-    assert send("/ingest/passages", earlier, devices.own.token).status == 201
+    earlier = items[n // 2] if duplicate else None  # a duplicate mid-statement
+    if earlier is not None:
+        assert send("/ingest/passages", earlier, devices.own.token).status == 201
     answer = send("/ingest/passages/bulk", items, devices.own.token)
     assert answer.status == 200, answer.body
-    assert (answer.body["stored"], answer.body["duplicates"]) == (n - 1, 1)
-    duplicate = [r["index"] for r in answer.body["results"] if r["status"] == "duplicate"]
-    assert duplicate == [n // 2]
+    assert (answer.body["stored"], answer.body["duplicates"]) == (n - duplicate, duplicate)
+    statuses = [r["status"] for r in answer.body["results"]]
+    assert statuses == ["duplicate" if i is earlier else "stored" for i in items]
     log = list(stored().order_by("pk").values_list("device_event_id", flat=True))
-    assert log == [earlier["event_id"]] + [i["event_id"] for i in items if i is not earlier]
+    first = [earlier["event_id"]] if earlier is not None else []
+    assert log == first + [i["event_id"] for i in items if i is not earlier]
+
+
+def test_alarms_in_bulk_of_an_odd_size(send, devices):
+    """The alarms' table takes the same padded statements."""
+    t = now() - dt.timedelta(seconds=5)
+    items = [
+        {"event_id": f"AB{i}", "event_time": iso(t), "kind": "tamper"} for i in range(67)
+    ]  # 64 + 4 − 1: a statement of 64 rows, then one of 4 with a row of NULLs
+    answer = send("/ingest/alarms", items, devices.own.token)
+    assert answer.status == 200, answer.body
+    assert answer.body["stored"] == 67
+    ids = DeviceAlarm.objects.order_by("pk").values_list("device_event_id", flat=True)
+    assert list(ids) == [i["event_id"] for i in items]
+    assert not DeviceAlarm.objects.filter(device=None).exists()
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL inserts arrays")
 def test_a_low_parameter_limit_gives_smaller_statements(devices):
-    """The statements stay within the driver's parameter limit (some SQLite builds allow
-    999 parameters: 99 rows of ten columns)."""
+    """The statements stay within the driver's parameter limit: SQLite's default is
+    32,766 (3,276 rows of ten columns), some builds allow 999, Debian's 250,000."""
     connection.ensure_connection()
     raw = connection.connection
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    expected = {250_000: 4096, 32_766: 2048, 999: 64, 9: 1}
     try:
+        for allowed in expected:
+            raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, allowed)
+            # a build's own maximum caps what may be set (Debian's: 250,000)
+            effective = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            assert actions._statement_rows(5000, 10) == expected[effective], effective
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-        assert actions._statement_rows(5000, 10) == 64
         assert actions._statement_rows(10, 10) == 16
         assert actions._statement_rows(1, 10) == 1
-        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 9)
-        assert actions._statement_rows(5000, 10) == 1
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+        assert actions._statement_rows(904, 10) == 1024
+        assert actions._statement_rows(1500, 10) == 2048
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
-    assert actions._statement_rows(5000, 10) == 4096
-    assert actions._statement_rows(904, 10) == 1024
