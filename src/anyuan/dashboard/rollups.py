@@ -200,15 +200,6 @@ def _lock() -> None:
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
-def _upto(checkpoint: str | None) -> int | None:
-    if checkpoint is None:
-        return None
-    found = ProcessorCheckpoint.objects.filter(name=checkpoint).values_list(
-        "last_passage_id", flat=True
-    )
-    return found.first() or 0
-
-
 def _counts(start: dt.datetime, end: dt.datetime, upto: int | None, tz) -> Counter:
     """(zone, local hour, direction) → passages with event time in [start, end) and id up
     to ``upto``: grouped by the database."""
@@ -264,7 +255,7 @@ def rebuild(
         a, b = local_midnight(day, tz), local_midnight(day + dt.timedelta(days=1), tz)
         with transaction.atomic():
             _lock()
-            upto = _upto(checkpoint)
+            upto = None if checkpoint is None else ProcessorCheckpoint.last_passage(checkpoint)
             stale = PassageHour.objects.all()
             if since is not None or days:  # the first day of a full rebuild: all before it too
                 stale = stale.filter(hour__gte=a)

@@ -37,16 +37,6 @@ def add(after: int, upto: int) -> None:
         )
 
 
-def indexed_upto() -> int:
-    """The last passage id the index holds everything up to: the default processor's."""
-    from anyuan.events.processor import DEFAULT_NAME  # the processor imports this module
-
-    found = ProcessorCheckpoint.objects.filter(name=DEFAULT_NAME).values_list(
-        "last_passage_id", flat=True
-    )
-    return found.first() or 0
-
-
 def passages_q(
     credentials: Iterable[str],
     start: dt.datetime | None = None,
@@ -55,6 +45,8 @@ def passages_q(
     """A condition on :class:`~anyuan.events.models.Passage`: the passages with one of
     ``credentials`` (and an event time in [``start``, ``end``), if given — the caller
     filters the log by time too)."""
+    from anyuan.events.processor import DEFAULT_NAME  # the processor imports this module
+
     credentials = sorted({c for c in credentials if c})
     if not credentials:
         return Q(pk__in=[])
@@ -63,7 +55,8 @@ def passages_q(
         entries = entries.filter(event_time__gte=start)
     if end is not None:
         entries = entries.filter(event_time__lt=end)
-    after = Passage.objects.filter(pk__gt=indexed_upto(), credential__in=credentials)
+    upto = ProcessorCheckpoint.last_passage(DEFAULT_NAME)  # the index holds all up to it
+    after = Passage.objects.filter(pk__gt=upto, credential__in=credentials)
     # one subquery of ids, the index's UNION ALL the log's after the checkpoint (by id):
     # the databases then look the passages up by id, where an OR of the two made SQLite
     # scan the log by time instead

@@ -308,3 +308,10 @@ class ProcessorCheckpoint(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.last_passage_id}"
+
+    @classmethod
+    def last_passage(cls, name: str) -> int:
+        """The last passage id the processor ``name`` has processed (0 before its first
+        batch): what the rollups and the index by credential hold everything up to."""
+        found = cls.objects.filter(name=name).values_list("last_passage_id", flat=True)
+        return found.first() or 0

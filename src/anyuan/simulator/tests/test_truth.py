@@ -202,6 +202,29 @@ def lag_fits(row, offset) -> bool:
     return dt.timedelta(0) < lag <= dt.timedelta(seconds=8)
 
 
+def test_an_unregistered_vehicle_that_stays_is_an_overstay_in_the_truth(sim, stream):
+    """A watchlisted plate (in no vehicle registry) that comes in and never leaves: the
+    truth holds an overstay due the limit after its entry, as the stream shows it."""
+    reg = Registry(sim)
+    passages, _, _ = stream
+    lines = [line for line in sim.truth() if line["type"] == "unregistered_vehicle_overstay"]
+    assert lines, "the tiny run has one such plate"
+    assert sim.manifest["derived"]["unregistered_vehicle_overstay"] == len(lines)
+    for line in lines:
+        plate = line["subject"]["credential"]
+        assert plate in reg.watch and plate not in reg.plates
+        entered = when(line["entered"])
+        limit = dt.timedelta(minutes=line["limit_minutes"])
+        assert when(line["start"]) == when(line["end"]) == entered + limit
+        seen = sorted(
+            (r["event_time"], r["direction"])
+            for r in passages
+            if r["credential"] == plate and r["zone"] == line["zone"]
+        )
+        assert (entered, "in") in seen
+        assert not [t for t, direction in seen if direction == "out" and t > entered]
+
+
 def test_device_faults_are_in_the_stream(sim, stream):
     passages, _, _ = stream
     beats = sim.rows("heartbeats")
