@@ -127,6 +127,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
 
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated);
+# empty: the connecting address is the client's (core/net.py).
+ANYUAN_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("ANYUAN_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_HTTPONLY = False

@@ -16,7 +16,7 @@ from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
-from anyuan.core import actions
+from anyuan.core import actions, net
 from anyuan.core.personal import EncryptedField
 from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
 
@@ -81,8 +81,7 @@ class Pagination(LimitOffsetPagination):
         offset: int = Field(0, ge=0, le=2**62)
 
 
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+client_ip = net.client_ip
 
 
 def field_errors(errors: dict[str, list[str]]) -> list[dict]:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from anyuan.core import actions
+from anyuan.core import actions, net
 from anyuan.core.forms import scoped_modelform
 from anyuan.core.personal import EncryptedField, digest_or_none, mask, normalize
 from anyuan.core.roles import (
@@ -39,9 +39,7 @@ from anyuan.core.roles import (
     user_can,
 )
 
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+client_ip = net.client_ip
 
 
 def is_htmx(request) -> bool:

@@ -9,7 +9,6 @@ import segno
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from anyuan.core import actions as core_actions
+from anyuan.core import ratelimit
 from anyuan.core import views as generic
 from anyuan.core.actions import ValidationFailed
 from anyuan.core.roles import (
@@ -325,17 +325,11 @@ def _throttle_key(request) -> str:
 
 
 def throttled(request) -> bool:
-    return cache.get(_throttle_key(request), 0) >= THROTTLE_FAILURES
+    return ratelimit.blocked(_throttle_key(request), THROTTLE_FAILURES, THROTTLE_WINDOW)
 
 
 def _failed(request) -> None:
-    key = _throttle_key(request)
-    if cache.add(key, 1, THROTTLE_WINDOW):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, THROTTLE_WINDOW)
+    ratelimit.hit(_throttle_key(request), THROTTLE_FAILURES, THROTTLE_WINDOW)
 
 
 class FollowView(View):
