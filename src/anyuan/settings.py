@@ -8,6 +8,7 @@ Everything a deployment changes comes from the environment:
   key (base64, 32 bytes). Unset → created once under ``var/secret/`` with mode 0600.
 - ``ANYUAN_DEBUG``   ``1`` for development error pages.
 - ``ANYUAN_ALLOWED_HOSTS`` comma-separated host names.
+- ``ANYUAN_TOKEN_TTL_DAYS`` the longest life of an API token (default 90 days).
 """
 
 import os
@@ -133,6 +134,10 @@ ANYUAN_TRUSTED_PROXIES = [
     p.strip() for p in os.environ.get("ANYUAN_TRUSTED_PROXIES", "").split(",") if p.strip()
 ]
 
+# API tokens (accounts.ApiToken) expire after this many days at most; a new password ends
+# every token of its user.
+ANYUAN_TOKEN_TTL_DAYS = int(os.environ.get("ANYUAN_TOKEN_TTL_DAYS", "90"))
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_HTTPONLY = False
@@ -172,6 +177,9 @@ ANYUAN_DATA_KEY_FILE = VAR_DIR / "secret" / "data.key"
 # messages older than ANYUAN_LIVE_KEEP_S are pruned (and no longer replayed on resume).
 ANYUAN_LIVE_POLL_S = float(os.environ.get("ANYUAN_LIVE_POLL_S", "0.1"))
 ANYUAN_LIVE_KEEP_S = int(os.environ.get("ANYUAN_LIVE_KEEP_S", "3600"))
+# A stream's session or token is checked again this often: a sign-out, a new password or a
+# revoked token ends the stream within this time.
+ANYUAN_LIVE_REAUTH_S = float(os.environ.get("ANYUAN_LIVE_REAUTH_S", "5"))
 
 LOGGING = {
     "version": 1,

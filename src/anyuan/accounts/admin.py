@@ -17,5 +17,5 @@ class UserAdmin(ScopedAdmin, BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ScopedAdmin):
-    list_display = ["name", "user", "key_prefix", "created", "last_used", "revoked"]
+    list_display = ["name", "user", "key_prefix", "created", "last_used", "expires", "revoked"]
     readonly_fields = ["key_prefix", "created", "last_used"]

@@ -2,13 +2,15 @@
 
 from datetime import datetime
 
+from django.db.models import Q
 from django.http import Http404
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict
 
 from anyuan.accounts import actions as account_actions
 from anyuan.accounts.models import ApiToken, User
-from anyuan.core.api import client_ip, crud
-from anyuan.core.roles import ACTIONS, CHANGE, VIEW, user_can
+from anyuan.core.api import DbInt, client_ip, crud
+from anyuan.core.roles import ACTIONS, CHANGE, VIEW, Role, managed_roles, user_can
 from anyuan.core.schemas import model_schemas
 
 router = Router(tags=["accounts"])
@@ -58,11 +60,47 @@ def me(request):
     }
 
 
-UserOut, UserCreateBase, UserPatch = model_schemas(User, USER_FIELDS)
+class RoleOut(Schema):
+    value: Role
+    label: str
+    assignable: bool = Field(description="Whether you may give this role (create, change).")
+
+
+@router.get("/roles", response=list[RoleOut], operation_id="list_roles", tags=["users"])
+def list_roles(request):
+    """Every role a user can have: its value (the ``role`` of a user), its label, and
+    whether you may give it."""
+    mine = managed_roles(request.auth)
+    return [{"value": v, "label": str(label), "assignable": v in mine} for v, label in Role.choices]
+
+
+ROLE_HELP = (
+    "One of the roles listed by GET /api/v1/accounts/roles, which also says which you may give."
+)
+
+UserOut, UserCreateBase, UserPatchBase = model_schemas(User, USER_FIELDS)
 
 
 class UserCreate(UserCreateBase):
+    role: Role = Field(description=ROLE_HELP)
     password: str
+
+
+class UserPatch(UserPatchBase):
+    role: Role | None = Field(None, description=ROLE_HELP)
+
+
+class UserFilters(Schema):
+    q: str | None = Field(None, description="Part of the user name or name.")
+    role: Role | None = None
+    enterprise: DbInt | None = None
+    is_active: bool | None = None
+
+    @staticmethod
+    def search(qs, q):
+        return qs.filter(
+            Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
+        )
 
 
 @router.post("/users", response={201: UserOut}, operation_id="create_user", tags=["users"])
@@ -73,7 +111,23 @@ def create_user(request, payload: UserCreate):
     return Status(201, user)
 
 
-crud(router, User, out=UserOut, update=UserPatch, path="/users", delete=False)
+crud(router, User, out=UserOut, filters=UserFilters, path="/users", delete=False)
+
+
+@router.patch(
+    "/users/{int:pk}",
+    response=UserOut,
+    operation_id="update_user",
+    tags=["users"],
+    openapi_extra={"x-anyuan-model": "accounts.user"},
+)
+def update_user(request, pk: int, payload: UserPatch):
+    user = User.objects.restrict(request.auth, CHANGE).filter(pk=pk).first()
+    if user is None:
+        raise Http404
+    return account_actions.update_user(
+        request.auth, user, payload.dict(exclude_unset=True), remote_addr=client_ip(request)
+    )
 
 
 class TokenOut(Schema):
@@ -83,14 +137,19 @@ class TokenOut(Schema):
     key_prefix: str
     created: datetime
     last_used: datetime | None
-    expires: datetime | None
+    expires: datetime
     revoked: bool
 
 
 class TokenIn(Schema):
+    """A token for yourself: it acts as you (there is no field naming another user)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     name: str
-    user: int | None = None
-    expires: datetime | None = None
+    expires: datetime | None = Field(
+        None, description="Earlier than the default: at most ANYUAN_TOKEN_TTL_DAYS (90) days."
+    )
 
 
 class TokenCreated(TokenOut):
@@ -100,14 +159,8 @@ class TokenCreated(TokenOut):
 @router.post("/tokens", response={201: TokenCreated}, operation_id="issue_token", tags=["tokens"])
 def issue_token(request, payload: TokenIn):
     actor = request.auth
-    if payload.user is None or payload.user == actor.pk:
-        user = actor
-    else:
-        user = User.objects.restrict(actor, VIEW).filter(pk=payload.user).first()
-        if user is None:
-            raise Http404
     token, key = account_actions.issue_token(
-        actor, user, payload.name, payload.expires, remote_addr=client_ip(request)
+        actor, actor, payload.name, payload.expires, remote_addr=client_ip(request)
     )
     out = TokenOut.from_orm(token).dict()
     return Status(201, {**out, "key": key})

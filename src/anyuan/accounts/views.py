@@ -4,6 +4,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -16,7 +17,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from anyuan.accounts import actions as account_actions
-from anyuan.accounts.models import User
+from anyuan.accounts.models import ApiToken, User
 from anyuan.core import actions
 from anyuan.core import views as generic
 from anyuan.core.roles import CHANGE, VIEW
@@ -72,10 +73,22 @@ class UserEditView(generic.ObjectEditView):
 
     def form_class(self):
         base = super().form_class()
-        if "pk" in self.kwargs:
-            return base
+        roles = account_actions.assignable_roles(self.request.user)
 
-        class NewUserForm(base):
+        class UserForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # only the roles the user may give (core.roles.MANAGED_BY), named in full
+                role = self.fields["role"]
+                role.choices = [("", "---------"), *roles]
+                role.help_text = _("Roles you may give: %(roles)s.") % {
+                    "roles": ", ".join(str(label) for _value, label in roles)
+                }
+
+        if "pk" in self.kwargs:
+            return UserForm
+
+        class NewUserForm(UserForm):
             password = forms.CharField(
                 label=gettext_lazy("Password"), widget=forms.PasswordInput, min_length=8
             )
@@ -84,7 +97,7 @@ class UserEditView(generic.ObjectEditView):
 
     def post(self, request, *args, **kwargs):
         if "pk" in self.kwargs:
-            return super().post(request, *args, **kwargs)
+            return self.change(request)
         self.instance()  # permission to add
         form = self.form_class()(request.POST)
         if form.is_valid():
@@ -103,12 +116,42 @@ class UserEditView(generic.ObjectEditView):
                 return HttpResponseRedirect(self.url("detail", user.pk))
         return render(request, self.template_name, self.context(form=form, object=None), status=400)
 
+    def change(self, request):
+        obj = self.get_object(CHANGE)
+        form = self.form_class()(request.POST, instance=obj)
+        if form.is_valid():
+            data = form.changed_cleaned_data()
+            try:
+                # the form has written into its instance; the action starts from the stored row
+                user = account_actions.update_user(
+                    request.user,
+                    self.get_object(CHANGE),
+                    data,
+                    remote_addr=generic.client_ip(request),
+                )
+            except actions.ValidationFailed as e:
+                for field, errors in e.errors.items():
+                    for err in errors:
+                        form.add_error(field if field in form.fields else None, err)
+            else:
+                messages.success(request, _("Saved."))
+                return HttpResponseRedirect(self.url("detail", user.pk))
+        context = self.context(form=form, object=self.get_object(CHANGE))
+        return render(request, self.template_name, context, status=400)
+
 
 class UserPasswordView(generic.ObjectMixin, View):
     model = User
     url_namespace = "accounts"
     action = CHANGE
     template_name = "accounts/password.html"
+
+    def get_object(self, action=None):
+        # everyone changes their own password (the profile links here); others' only if
+        # the user manages them
+        if self.kwargs.get("pk") == self.request.user.pk:
+            return User.objects.get(pk=self.request.user.pk)
+        return super().get_object(action)
 
     def get(self, request, pk):
         user = self.get_object()
@@ -126,6 +169,8 @@ class UserPasswordView(generic.ObjectMixin, View):
                 form.cleaned_data["new_password1"],
                 remote_addr=generic.client_ip(request),
             )
+            if user.pk == request.user.pk:  # this session goes on; the user's others end
+                update_session_auth_hash(request, user)
             messages.success(request, _("Password changed."))
             return HttpResponseRedirect(self.url("detail", user.pk))
         return render(request, self.template_name, self.context(object=user, form=form), status=400)
@@ -139,6 +184,12 @@ class TokenListView(generic.ObjectListView):
 
 class TokenIssueForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].help_text = _(
+            "The token acts as you. It expires after %(days)d days, and when your password changes."
+        ) % {"days": ApiToken.ttl().days}
 
 
 class TokenIssueView(generic.ObjectMixin, View):

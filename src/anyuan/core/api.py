@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
@@ -47,18 +46,11 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         from anyuan.accounts.models import ApiToken
 
-        try:
-            tok = ApiToken.objects.select_related("user").get(
-                key_digest=ApiToken.hash(token), revoked=False
-            )
-        except ApiToken.DoesNotExist:
+        user = ApiToken.user_for_key(token)  # revoked, expired or inactive: None
+        if user is None:
             return None
-        now = timezone.now()
-        if (tok.expires and tok.expires <= now) or not tok.user.is_active:
-            return None
-        ApiToken.objects.filter(pk=tok.pk).update(last_used=now)
-        request.user = tok.user
-        return tok.user
+        request.user = user
+        return user
 
 
 USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]

@@ -25,6 +25,30 @@ ENTERPRISE_ROLES = {Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_SECURITY}
 PERSONAL_ROLES = {Role.INFORMANT, Role.EMPLOYEE}
 
 
+# Who manages the accounts of each role — sees them, creates them, changes them, resets
+# their passwords, moves a user into the role — declared per role and applied by the one
+# scoping mechanism (``Scope.role``: users, API tokens) in pages, API and actions alike.
+# Police, informant and mediation-partner accounts are the police's; an enterprise
+# administrator manages its own staff and its employees' sign-ins, nothing else.
+MANAGED_BY: dict[str, frozenset] = {
+    Role.POLICE_ADMIN: frozenset({Role.POLICE_ADMIN}),
+    Role.POLICE_OFFICER: frozenset({Role.POLICE_ADMIN}),
+    Role.ENTERPRISE_ADMIN: frozenset({Role.POLICE_ADMIN, Role.ENTERPRISE_ADMIN}),
+    Role.ENTERPRISE_SECURITY: frozenset({Role.POLICE_ADMIN, Role.ENTERPRISE_ADMIN}),
+    Role.EMPLOYEE: frozenset({Role.POLICE_ADMIN, Role.ENTERPRISE_ADMIN}),
+    Role.INFORMANT: frozenset({Role.POLICE_ADMIN}),
+    Role.PARTNER: frozenset({Role.POLICE_ADMIN}),
+}
+
+
+def managed_roles(user) -> frozenset:
+    """The roles whose accounts ``user`` manages (every role, for a platform operator)."""
+    if getattr(user, "is_superuser", False):
+        return frozenset(Role.values)
+    role = getattr(user, "role", None)
+    return frozenset(r for r, managers in MANAGED_BY.items() if role in managers)
+
+
 def is_police(user) -> bool:
     """A police user of a station, or a platform operator (the system actor is neither)."""
     return bool(getattr(user, "is_superuser", False) or getattr(user, "role", None) in POLICE_ROLES)

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from django.db import models
 from django.db.models import Q
 
-from anyuan.core.roles import CHANGE, ENTERPRISE_ROLES, PERSONAL_ROLES, POLICE_ROLES, VIEW, user_can
+from anyuan.core.roles import (
+    CHANGE,
+    ENTERPRISE_ROLES,
+    PERSONAL_ROLES,
+    POLICE_ROLES,
+    VIEW,
+    managed_roles,
+    user_can,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class Scope:
     multi: bool = False
     # Path to the user a row belongs to (API tokens): users always view and change their own.
     own: str | None = None
+    # Path to the role of the account a row is or belongs to (users, API tokens): a role
+    # reaches only the accounts of the roles it manages (core.roles.MANAGED_BY).
+    role: str | None = None
 
 
 def scope_q(model, user, action: str) -> Q | None:
@@ -54,6 +65,13 @@ def _role_q(model, user, action: str) -> Q | None:
         return None
     if user.is_superuser:
         return Q()
+    q = _place_q(model, user, action)
+    if q is not None and model.scope.role:
+        q &= Q(**{f"{model.scope.role}__in": sorted(managed_roles(user))})
+    return q
+
+
+def _place_q(model, user, action: str) -> Q | None:
     scope: Scope = model.scope
     if scope.public and action == VIEW:
         return Q()

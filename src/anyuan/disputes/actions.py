@@ -440,7 +440,11 @@ def record_breach(case: Case, which: str, *, actor=SYSTEM, at=None) -> Case:
 def partner_candidates(case: Case):
     from anyuan.accounts.models import User
 
-    return User.objects.filter(role=Role.PARTNER, station_id=case.station_id, is_active=True)
+    # the police's own partner accounts (core.roles.MANAGED_BY; User.clean): a partner row
+    # tied to an enterprise is not theirs — made before enterprises lost that power
+    return User.objects.filter(
+        role=Role.PARTNER, station_id=case.station_id, enterprise__isnull=True, is_active=True
+    )
 
 
 def invite_partner(actor, case, partner, *, remote_addr=None) -> Case:

@@ -22,7 +22,10 @@ line so that the client's resume point does not go backwards.
 Frames: ``retry: 2000`` first, then per message ``id: <id>\\nevent: <topic>\\ndata: <json>``,
 and ``: keepalive`` after ``ANYUAN_LIVE_KEEPALIVE_S`` (15 s) without a frame. A client that
 falls ``ANYUAN_LIVE_QUEUE`` (1,000) messages behind is dropped (its browser reconnects and
-resumes). Any error closes the stream with a log line; nothing answers 500.
+resumes). The session or token is checked again every ``ANYUAN_LIVE_REAUTH_S`` (5 s, two
+indexed reads): after a sign-out, a new password (Django's session hash; every token
+revoked), a revoked or expired token or a deactivated user the stream ends within that
+time. Any error closes the stream with a log line; nothing answers 500.
 """
 
 import asyncio
@@ -54,7 +57,6 @@ BATCH = 1000  # rows read per poll (more are read at once in the next round)
 BACKLOG = 1000  # messages replayed at most on resume
 GAP_S = 30.0  # how long a skipped id is looked for
 MAX_GAPS = 1000
-REAUTH_S = 60.0  # the session or token is checked again this often
 SEND_TIMEOUT_S = 30.0  # a client that takes longer to accept a frame is dropped
 AUTH_THREADS = 4  # sign-ins, re-checks and replays on resume; each keeps its connection
 _auth_threads = concurrent.futures.ThreadPoolExecutor(
@@ -68,6 +70,12 @@ def poll_interval() -> float:
 
 def keepalive_interval() -> float:
     return float(getattr(settings, "ANYUAN_LIVE_KEEPALIVE_S", 15))
+
+
+def reauth_interval() -> float:
+    """How often a stream's session or token is checked again (``ANYUAN_LIVE_REAUTH_S``,
+    5 s): a sign-out, a new password or a revoked token ends the stream within it."""
+    return float(getattr(settings, "ANYUAN_LIVE_REAUTH_S", 5))
 
 
 def queue_limit() -> int:
@@ -124,17 +132,19 @@ def language(scope) -> str:
     return lang if lang in {code for code, _name in settings.LANGUAGES} else settings.LANGUAGE_CODE
 
 
-def user_for(creds: tuple[str, str] | None):
-    """The active user the credentials stand for, or None (runs in a thread)."""
+def user_for(creds: tuple[str, str] | None, touch: bool = True):
+    """The active user the credentials stand for, or None (runs in a thread). A session
+    that was signed out, has expired or predates a new password stands for nobody;
+    ``touch`` records a token's use (at connect, not on each re-check)."""
     if creds is None or not creds[1]:
         return None
     kind, key = creds
     close_old_connections()
     try:
         if kind == "token":
-            from anyuan.core.api import TokenAuth  # the API's own check: hash, expiry, revoked
+            from anyuan.accounts.models import ApiToken  # the API's check: expiry, revoked
 
-            user = TokenAuth().authenticate(SimpleNamespace(), key)
+            user = ApiToken.user_for_key(key, touch=touch)
         else:
             store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
             user = auth.get_user(SimpleNamespace(session=store))  # verifies the session hash
@@ -487,7 +497,8 @@ class LiveApp:
     async def _pump(self, loop, send, client: Client, creds) -> None:
         keepalive = keepalive_interval()
         last_write = loop.time()
-        next_auth = loop.time() + REAUTH_S
+        reauth = reauth_interval()
+        next_auth = loop.time() + reauth
         while client.closed is None:
             wait = min(keepalive - (loop.time() - last_write), next_auth - loop.time())
             try:
@@ -497,12 +508,12 @@ class LiveApp:
             if client.closed is not None or item is None:
                 break
             if loop.time() >= next_auth:
-                user = await loop.run_in_executor(_auth_threads, user_for, creds)
+                user = await loop.run_in_executor(_auth_threads, user_for, creds, False)
                 if user is None or user.pk != client.user.pk:
                     log.info("live: %s signed out; closing the stream", _who(client.user))
                     break
                 client.user = user  # a changed role or place applies from now on
-                next_auth = loop.time() + REAUTH_S
+                next_auth = loop.time() + reauth
             chunks = [item] if item else []
             while not client.queue.empty() and len(chunks) < 100:
                 nxt = client.queue.get_nowait()

@@ -474,9 +474,9 @@ def test_alert_raised_reaches_the_right_subscribers(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_keepalive_and_reauthentication(world, settings, monkeypatch):
+def test_keepalive_and_reauthentication(world, settings):
     settings.ANYUAN_LIVE_KEEPALIVE_S = 0.05
-    monkeypatch.setattr(stream, "REAUTH_S", 0.2)
+    settings.ANYUAN_LIVE_REAUTH_S = 0.2
     user = world.users[Role.POLICE_ADMIN]
     cookie = session_cookie(user)
 
@@ -648,3 +648,79 @@ def test_the_page_includes_the_script_for_signed_in_users_only(world):
     client.force_login(world.users[Role.POLICE_OFFICER])
     page = client.get("/", follow=True).content.decode()
     assert "live/live.js" in page and 'data-close="' in page
+
+
+# --- sign-out, a new password: the stream ends within seconds ------------------------------
+
+
+def signed_in(user) -> tuple[Client, tuple[str, str]]:
+    """A browser's client and the session cookie its stream sends."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return client, ("cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stream_ends_within_seconds_of_signing_out(world, settings):
+    """Measured with the default re-check interval: it used to run on for up to 60 s."""
+    assert settings.ANYUAN_LIVE_REAUTH_S <= 5
+    browser, cookie = signed_in(world.users[Role.ENTERPRISE_ADMIN])
+
+    @unlocked
+    def sign_out():
+        assert browser.post("/accounts/logout/").status_code == 302
+
+    async def scenario():
+        app = new_app()
+        conn = await Conn(app, headers=[cookie]).connect()
+        loop = asyncio.get_running_loop()
+        await in_thread(sign_out)()
+        signed_out = loop.time()
+        await asyncio.wait_for(conn.task, 30)  # closed by the server, no hang-up needed
+        took = loop.time() - signed_out
+        # the next message of the enterprise does not reach the signed-out stream
+        await apublish("alert", {"after": "sign-out"}, world.home.station, world.own.enterprise)
+        return conn, app, took
+
+    conn, app, took = asyncio.run(scenario())
+    assert conn.ended and not app.hub.running
+    assert took <= settings.ANYUAN_LIVE_REAUTH_S + 1.0, took
+    assert b"sign-out" not in conn.body
+    # and a new stream with the old cookie is refused at once
+    refused = asyncio.run(Conn(new_app(), headers=[cookie]).run())
+    assert refused.status == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_password_ends_the_user_s_streams_by_session_and_by_token(world, settings):
+    settings.ANYUAN_LIVE_REAUTH_S = 0.2
+    user = world.users[Role.ENTERPRISE_SECURITY]
+    other = world.users[Role.ENTERPRISE_ADMIN]
+    _browser, cookie = signed_in(user)
+    token = bearer(user)
+    _theirs, their_cookie = signed_in(other)
+
+    @unlocked
+    def new_password():
+        from anyuan.accounts.actions import set_password
+
+        set_password(other, user, "Zhong-guo-2026-anyuan")
+
+    async def scenario():
+        app = new_app()
+        by_session = await Conn(app, headers=[cookie]).connect()
+        by_token = await Conn(app, headers=[token]).connect()
+        unrelated = await Conn(app, headers=[their_cookie]).connect()
+        await in_thread(new_password)()
+        await asyncio.wait_for(by_session.task, 5)
+        await asyncio.wait_for(by_token.task, 5)
+        await asyncio.sleep(0.5)  # two more re-checks: the other user's stream goes on
+        still = not unrelated.task.done()
+        await unrelated.hang_up()
+        return by_session, by_token, still, app
+
+    by_session, by_token, still, app = asyncio.run(scenario())
+    assert by_session.ended and by_token.ended
+    assert still
+    assert not app.hub.running
