@@ -173,6 +173,16 @@ ANYUAN_DATA_KEY_FILE = VAR_DIR / "secret" / "data.key"
 ANYUAN_LIVE_POLL_S = float(os.environ.get("ANYUAN_LIVE_POLL_S", "0.1"))
 ANYUAN_LIVE_KEEP_S = int(os.environ.get("ANYUAN_LIVE_KEEP_S", "3600"))
 
+# Imports (registry and incidents): at most this many data rows per file, this many bytes
+# once the XLSX zip is unpacked (a "zip bomb" is refused before parsing), this many
+# problems listed in a report (the rest are counted). Files above
+# ANYUAN_IMPORT_BACKGROUND_BYTES are imported in the background (the page shows progress).
+ANYUAN_IMPORT_MAX_ROWS = int(os.environ.get("ANYUAN_IMPORT_MAX_ROWS", "50000"))
+ANYUAN_IMPORT_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+ANYUAN_IMPORT_MAX_PROBLEMS = 1000
+ANYUAN_IMPORT_BACKGROUND_BYTES = 256 * 1024
+ANYUAN_IMPORT_JOBS_DIR = VAR_DIR / "imports"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

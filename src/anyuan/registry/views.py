@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from anyuan.core import actions
+from anyuan.core import actions, spreadsheets
 from anyuan.core import views as generic
 from anyuan.core.roles import EXPORT, IMPORT, user_can
 from anyuan.registry import exporting
@@ -216,16 +216,16 @@ class ExportView(generic.ObjectMixin, View):
         lines = exporting.rows(kind, qs, reveal=reveal)
         if fmt == "csv":
             response = StreamingHttpResponse(
-                exporting.csv_chunks(lines), content_type="text/csv; charset=utf-8"
+                spreadsheets.csv_chunks(lines), content_type=spreadsheets.CSV_CONTENT_TYPE
             )
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
         out = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-        exporting.write_xlsx(lines, out, kind)
+        spreadsheets.write_xlsx(lines, out, kind)
         out.seek(0)
         return FileResponse(
             out,
             as_attachment=True,
             filename=filename,
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=spreadsheets.XLSX_CONTENT_TYPE,
         )
