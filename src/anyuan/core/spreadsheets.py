@@ -10,8 +10,8 @@ control characters of ``core/text.py`` — rows stored before they were refused 
 may hold them, and an XLSX file cannot.
 
 Reading: :func:`open_xlsx` refuses a workbook whose parts unpack to more than
-``ANYUAN_IMPORT_MAX_UNPACKED_BYTES`` (a "zip bomb") or whose first sheet claims more rows
-than ``ANYUAN_IMPORT_MAX_ROWS``, before any sheet is parsed; openpyxl reads it in
+``ANYUAN_IMPORT_MAX_UNPACKED_BYTES`` (a "zip bomb") or with a sheet of more than
+``ANYUAN_IMPORT_MAX_ROWS`` rows, before any sheet is parsed; openpyxl then reads it in
 read-only mode (row by row).
 
 ``core/tests/test_spreadsheets.py`` fails if any other module builds a workbook or a CSV
@@ -22,7 +22,9 @@ import csv
 import datetime as dt
 import decimal
 import io
+import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -205,43 +207,69 @@ def max_unpacked_bytes() -> int:
     return int(settings.ANYUAN_IMPORT_MAX_UNPACKED_BYTES)
 
 
-def too_many_rows(count: int | None = None):
-    if count is None:
-        message = _(
-            "The file has more than %(max)s rows; at most %(max)s rows can be imported at once: split it."
-        ) % {"max": f"{max_rows():,}"}
-    else:
-        message = _(
-            "The file has %(count)s rows; at most %(max)s rows can be imported at once: split it."
-        ) % {"count": f"{count:,}", "max": f"{max_rows():,}"}
-    return Unreadable(message)
+def too_many_rows():
+    return Unreadable(
+        _(
+            "The file has more than %(max)s rows; at most %(max)s rows can be imported "
+            "at once: split it."
+        )
+        % {"max": f"{max_rows():,}"}
+    )
+
+
+# a row element, with or without a namespace prefix (``<row r="1">``, ``<x:row>``); text
+# cannot contain one (``<`` is escaped in XML)
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+
+
+def _rows_in(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> int:
+    """The number of row elements of a worksheet part, counted on the unpacked bytes and
+    only up to ``limit + 1``."""
+    count, carry = 0, b""
+    with archive.open(info) as part:
+        for chunk in iter(lambda: part.read(1 << 20), b""):
+            data = carry + chunk
+            cut = data.rfind(b"<")  # a tag cut by the chunk's end is counted next time
+            cut = len(data) if cut < 0 else cut
+            count += len(_ROW_TAG.findall(data, 0, cut))
+            carry = data[cut:]
+            if count > limit:
+                return count
+    return count + len(_ROW_TAG.findall(carry))
 
 
 def open_xlsx(fileobj: BinaryIO):
     """``(workbook, first sheet)`` of an XLSX file, read-only; :class:`Unreadable` if it
-    is not a workbook, unpacks to too much, or its sheet claims too many rows."""
+    is not a workbook, unpacks to too much, or a sheet has too many rows.
+
+    The rows are counted on the unpacked XML before openpyxl opens the file: its read-only
+    mode reads each sheet's stored dimension, and parses the whole sheet when there is
+    none (a sheet's dimension may also lie)."""
     import openpyxl
 
     fileobj.seek(0)
     try:
         with zipfile.ZipFile(fileobj) as archive:
-            unpacked = sum(i.file_size for i in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            parts = archive.infolist()
+            unpacked = sum(i.file_size for i in parts)
+            if unpacked > max_unpacked_bytes():
+                # zipfile never unpacks more than an entry's declared size (it checks the
+                # CRC at the end), so the declared sizes bound the work
+                raise Unreadable(
+                    _("The workbook unpacks to %(mb)s MB; at most %(max)s MB can be read.")
+                    % {"mb": unpacked // 2**20, "max": max_unpacked_bytes() // 2**20}
+                )
+            limit = max_rows() + 1  # and the header
+            # every part: a sheet's part may be named anything its relationship says
+            if any(_rows_in(archive, info, limit) > limit for info in parts):
+                raise too_many_rows()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+        if isinstance(e, Unreadable):
+            raise
         raise Unreadable(_("Not a valid XLSX file.")) from None
-    if unpacked > max_unpacked_bytes():
-        # zipfile never unpacks more than an entry's declared size, so this bounds the work
-        raise Unreadable(
-            _("The workbook unpacks to %(mb)s MB; at most %(max)s MB can be read.")
-            % {"mb": unpacked // 2**20, "max": max_unpacked_bytes() // 2**20}
-        )
     fileobj.seek(0)
     try:
         book = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        claimed = sheet.max_row  # the stored dimension (None when absent)
+        return book, book.worksheets[0]
     except Exception:  # BadZipFile, KeyError, XML errors ...: openpyxl has many
         raise Unreadable(_("Not a valid XLSX file.")) from None
-    if claimed is not None and claimed - 1 > max_rows():
-        book.close()
-        raise too_many_rows(claimed - 1)
-    return book, sheet
