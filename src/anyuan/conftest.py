@@ -192,6 +192,18 @@ def add_trace_runs(foreign_station, foreign, neighbour):
     )
 
 
+def add_import_jobs(foreign, foreign_users, neighbour, neighbour_users):
+    """Background imports out of the users' reach (a job is seen by its own user only)."""
+    from anyuan.registry.models import ImportJob
+
+    foreign.import_job = ImportJob.objects.create(
+        user=foreign_users[Role.ENTERPRISE_ADMIN], kind="people", filename="FOREIGN.xlsx"
+    )
+    neighbour.import_job = ImportJob.objects.create(
+        user=neighbour_users[Role.ENTERPRISE_ADMIN], kind="people", filename="NEIGHBOUR.xlsx"
+    )
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Tests create many users; the production hasher is slow on purpose."""
@@ -246,6 +258,7 @@ def world(db):
         ),
         Role.EMPLOYEE: make_user("NEIGHBOUR_employee", Role.EMPLOYEE, person=neighbour.person),
     }
+    add_import_jobs(foreign, foreign_users, neighbour, neighbour_users)
     return SimpleNamespace(
         home=home, own=own, neighbour=neighbour, foreign_station=foreign_t, foreign=foreign,
         users=users, foreign_users=foreign_users, neighbour_users=neighbour_users, password=PASSWORD,

@@ -181,6 +181,16 @@ ANYUAN_LIVE_KEEP_S = int(os.environ.get("ANYUAN_LIVE_KEEP_S", "3600"))
 # revoked token ends the stream within this time.
 ANYUAN_LIVE_REAUTH_S = float(os.environ.get("ANYUAN_LIVE_REAUTH_S", "5"))
 
+# Imports (registry and incidents): at most this many data rows per file, this many bytes
+# once the XLSX zip is unpacked (a "zip bomb" is refused before parsing), this many
+# problems listed in a report (the rest are counted). Files above
+# ANYUAN_IMPORT_BACKGROUND_BYTES are imported in the background (the page shows progress).
+ANYUAN_IMPORT_MAX_ROWS = int(os.environ.get("ANYUAN_IMPORT_MAX_ROWS", "50000"))
+ANYUAN_IMPORT_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+ANYUAN_IMPORT_MAX_PROBLEMS = 1000
+ANYUAN_IMPORT_BACKGROUND_BYTES = 256 * 1024
+ANYUAN_IMPORT_JOBS_DIR = VAR_DIR / "imports"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

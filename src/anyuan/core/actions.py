@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from anyuan.core import audit
 from anyuan.core.events import publish_on_commit
@@ -17,6 +18,7 @@ from anyuan.core.models import AuditAction
 from anyuan.core.personal import EncryptedField, Sealed, encrypted_fields
 from anyuan.core.personal import plain as plain_value
 from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, locked_fields, user_can
+from anyuan.core.text import has_control_characters
 
 
 class ValidationFailed(Exception):
@@ -37,21 +39,19 @@ def _require_in_scope(actor, obj, action):
         raise PermissionDenied(_("This object is outside your scope."))
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple | set):
-        return any(_has_nul(v) for v in value)
-    return False
+CONTROL_CHARACTERS_MESSAGE = gettext_lazy(
+    "Text may not contain control characters (such as NUL, or invisible characters "
+    "pasted from another program)."
+)
 
 
 def check_text(data: dict) -> None:
-    """Refuse NUL characters, which PostgreSQL cannot keep in a text or JSON column."""
-    bad = [key for key, value in data.items() if _has_nul(value)]
+    """Refuse control characters (``core/text.py``: NUL, which PostgreSQL cannot keep, and
+    the others no spreadsheet can hold) in any text of ``data``, with a message per field.
+    Every action passes its input through here."""
+    bad = [key for key, value in data.items() if has_control_characters(value)]
     if bad:
-        raise ValidationFailed({key: [_("Text may not contain NUL characters.")] for key in bad})
+        raise ValidationFailed({key: [str(CONTROL_CHARACTERS_MESSAGE)] for key in bad})
 
 
 DB_INT_MAX = 2**63 - 1  # the widest integer column (bigint) of every supported database

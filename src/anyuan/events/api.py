@@ -28,6 +28,7 @@ from ninja.security import HttpBearer
 from pydantic import field_validator
 
 from anyuan.core import actions as core_actions
+from anyuan.core import spreadsheets
 from anyuan.core.api import DbInt, Pagination, client_ip
 from anyuan.core.roles import EXPORT, VIEW, user_can
 from anyuan.events import actions, credentials, processor
@@ -795,8 +796,8 @@ def muster_values(user, zone: Zone) -> list[dict]:
 
 
 MUSTER_FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": spreadsheets.CSV_CONTENT_TYPE,
+    "xlsx": spreadsheets.XLSX_CONTENT_TYPE,
 }
 
 
@@ -805,8 +806,6 @@ def muster_export(user, zone: Zone, fmt: str = "csv", *, remote_addr=None) -> Ht
     hand at the assembly point): an export — the ``export`` permission on presences,
     audited. Names, plates and credentials; no ID numbers or phones."""
     import io
-
-    from anyuan.registry.exporting import csv_chunks, write_xlsx
 
     if fmt not in MUSTER_FORMATS:
         raise ValueError(fmt)
@@ -826,10 +825,10 @@ def muster_export(user, zone: Zone, fmt: str = "csv", *, remote_addr=None) -> Ht
     lines = [list(processor.MUSTER_COLUMNS), *([text(v) for v in row] for row in rows)]
     now = timezone.localtime()
     if fmt == "csv":
-        body = "".join(csv_chunks(iter(lines)))
+        body = "".join(spreadsheets.csv_chunks(lines))
     else:
         out = io.BytesIO()
-        write_xlsx(iter(lines), out, f"muster {zone.code or zone.pk}")
+        spreadsheets.write_xlsx(lines, out, f"muster {zone.code or zone.pk}")
         body = out.getvalue()
     response = HttpResponse(body, content_type=MUSTER_FORMATS[fmt])
     response["Content-Disposition"] = (

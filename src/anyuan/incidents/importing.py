@@ -25,6 +25,7 @@ All or nothing: a file with any bad row changes nothing and every bad row is rep
 import csv
 import datetime as dt
 import io
+from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -32,10 +33,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from anyuan.core import audit
-from anyuan.core.actions import ValidationFailed
+from anyuan.core import audit, spreadsheets
+from anyuan.core.actions import CONTROL_CHARACTERS_MESSAGE, ValidationFailed
 from anyuan.core.models import AuditAction
 from anyuan.core.roles import IMPORT, VIEW, user_can
+from anyuan.core.text import has_control_characters
 from anyuan.incidents.models import Category, Incident
 from anyuan.registry.models import Enterprise, PoliceGrid, Station
 
@@ -61,7 +63,10 @@ FALSE_WORDS = {"否", "0", "no", "n", "false", "未破", "未破案", ""}
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
                 "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日")  # fmt: skip
 DEFAULT_MAX = 20 * 1024 * 1024
-MAX_ROWS = 200_000
+
+
+def max_rows() -> int:
+    return spreadsheets.max_rows()
 
 
 def max_bytes() -> int:
@@ -73,14 +78,17 @@ def _rows_of(name: str, raw: bytes) -> list[list]:
     if ext == "xlsx":
         if not raw.startswith(b"PK\x03\x04"):
             raise ValidationFailed({"file": [_("The file's content is not an XLSX workbook.")]})
-        import openpyxl
-
         try:
-            book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+            book, sheet = spreadsheets.open_xlsx(io.BytesIO(raw))
+        except spreadsheets.Unreadable as e:
+            raise ValidationFailed({"file": [e.message]}) from None
+        try:
+            # one row more than allowed (and the header) is enough to refuse
+            return [list(r) for r in islice(sheet.iter_rows(values_only=True), max_rows() + 2)]
         except Exception:
             raise ValidationFailed({"file": [_("The XLSX workbook cannot be read.")]}) from None
-        sheet = book.worksheets[0]
-        return [list(r) for r in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
     if ext == "csv":
         for encoding in ("utf-8-sig", "gb18030"):
             try:
@@ -142,8 +150,8 @@ def import_file(actor, name: str, raw: bytes, *, station=None, remote_addr=None)
     rows = [r for r in rows if any(_text(v) for v in r)]
     if not rows:
         raise ValidationFailed({"file": [_("The file has no rows.")]})
-    if len(rows) > MAX_ROWS + 1:
-        raise ValidationFailed({"file": [_("At most %d rows per file.") % MAX_ROWS]})
+    if len(rows) > max_rows() + 1:
+        raise ValidationFailed({"file": [_("At most %d rows per file.") % max_rows()]})
     header = [_text(h).lower() for h in rows[0]]
     columns = {}
     for key, names in HEADERS.items():
@@ -169,6 +177,9 @@ def import_file(actor, name: str, raw: bytes, *, station=None, remote_addr=None)
 
     for n, row in enumerate(rows[1:], start=2):
         problems = []
+        for key in ("number", "place", "enterprise", "grid", "summary"):
+            if has_control_characters(_text(cell(row, key))):
+                problems.append(f"{HEADERS[key][0]}: {CONTROL_CHARACTERS_MESSAGE}")
         number = _text(cell(row, "number"))[:40]
         if not number:
             problems.append(_("%(col)s: empty") % {"col": HEADERS["number"][0]})

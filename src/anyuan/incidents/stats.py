@@ -9,7 +9,6 @@ Every function takes a queryset the caller has already scoped.
 """
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 from django.db.models import Count
@@ -17,6 +16,7 @@ from django.db.models.functions import ExtractMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from anyuan.core.spreadsheets import xlsx_bytes
 from anyuan.incidents.models import Category
 
 
@@ -190,11 +190,8 @@ def fmt_change(value) -> str:
 
 
 def xlsx(qs, period: Period, year: int) -> bytes:
-    """The tables as one workbook: a sheet per dimension and the months."""
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.remove(book.active)
+    """The tables as one workbook: a sheet per dimension and the months (counts as numbers,
+    every text — an enterprise's or a grid's name — as text, never a formula)."""
     titles = {
         "category": _("By category"),
         "enterprise": _("By enterprise"),
@@ -202,24 +199,22 @@ def xlsx(qs, period: Period, year: int) -> bytes:
     }
     head = [_("Period"), period.label, period.year_before().label, _("Year on year"),
             period.before().label, _("Month on month")]  # fmt: skip
+    sheets = []
     for dimension, title in titles.items():
         table = compare(qs, dimension, period)
-        sheet = book.create_sheet(str(title)[:31])
-        sheet.append(["", _("Incidents"), _("A year before"), _("Year on year"),
-                      _("Period before"), _("Period on period")])  # fmt: skip
-        sheet.append(head)
+        rows = [["", _("Incidents"), _("A year before"), _("Year on year"),
+                 _("Period before"), _("Period on period")], head]  # fmt: skip
         for r in table["rows"]:
-            sheet.append([str(r["label"]), r["now"], r["year_before"], fmt_change(r["yoy"]),
-                          r["before"], fmt_change(r["mom"])])  # fmt: skip
+            rows.append([str(r["label"]), r["now"], r["year_before"], fmt_change(r["yoy"]),
+                         r["before"], fmt_change(r["mom"])])  # fmt: skip
         t = table["total"]
-        sheet.append([_("Total"), t["now"], t["year_before"], fmt_change(t["yoy"]), t["before"],
-                      fmt_change(t["mom"])])  # fmt: skip
-    sheet = book.create_sheet(str(_("By month"))[:31])
-    sheet.append([_("Month"), str(year), str(year - 1), _("Year on year"), _("Month before"),
-                  _("Month on month")])  # fmt: skip
+        rows.append([_("Total"), t["now"], t["year_before"], fmt_change(t["yoy"]), t["before"],
+                     fmt_change(t["mom"])])  # fmt: skip
+        sheets.append((str(title), rows))
+    months = [[_("Month"), str(year), str(year - 1), _("Year on year"), _("Month before"),
+               _("Month on month")]]  # fmt: skip
     for r in by_month(qs, year):
-        sheet.append([r["label"], r["now"], r["year_before"], fmt_change(r["yoy"]), r["before"],
-                      fmt_change(r["mom"])])  # fmt: skip
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        months.append([r["label"], r["now"], r["year_before"], fmt_change(r["yoy"]), r["before"],
+                       fmt_change(r["mom"])])  # fmt: skip
+    sheets.append((str(_("By month")), months))
+    return xlsx_bytes(sheets)

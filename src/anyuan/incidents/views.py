@@ -18,6 +18,7 @@ from anyuan.core import actions as core_actions
 from anyuan.core import views as generic
 from anyuan.core.actions import ValidationFailed
 from anyuan.core.roles import CHANGE, EXPORT, IMPORT, VIEW, is_police, user_can
+from anyuan.core.spreadsheets import XLSX_CONTENT_TYPE
 from anyuan.incidents import actions, importing, stats
 from anyuan.incidents.models import Category, Incident
 from anyuan.registry.models import Enterprise, PoliceGrid
@@ -195,7 +196,7 @@ class StatsView(LoginRequiredMixin, View):
             )  # fmt: skip
             response = HttpResponse(
                 data,
-                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                content_type=XLSX_CONTENT_TYPE,
             )
             response["Content-Disposition"] = (
                 f'attachment; filename="incidents-{period.label}.xlsx"'

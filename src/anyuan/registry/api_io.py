@@ -1,13 +1,14 @@
 """Bulk import over the API: ``POST /api/v1/registry/import/{kind}`` (multipart ``file``).
 
-All rows or none, as on the command line: 200 with the counts, or 422 with every problem
-(line, column, masked value, reason) and nothing written.
+All rows or none, as on the command line: 200 with the counts, or 422 with the problems
+(line, column, masked value, reason; the first ``ANYUAN_IMPORT_MAX_PROBLEMS``, the others
+counted) and nothing written. At most ``ANYUAN_IMPORT_MAX_ROWS`` rows per file.
 """
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from anyuan.core.api import ErrorOut, client_ip
@@ -35,6 +36,7 @@ class ImportOut(Schema):
     updated: int
     unchanged: int
     problems: list[ProblemOut]
+    more_problems: int = Field(0, description="problems beyond the listed ones, counted only")
 
 
 @router.post(

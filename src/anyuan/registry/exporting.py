@@ -3,13 +3,12 @@
 Rows are streamed from ``values_list().iterator()`` (no model objects are held); the
 many-to-many lists are loaded in one query per list. Personal data (ID numbers, phones)
 is masked unless the actor may reveal it and gives a reason; every export is audited.
-Cells that a spreadsheet would run as a formula are written as text (CSV: prefixed with
-an apostrophe, which the importer removes again).
+Files are written by the platform's one spreadsheet writer (``core/spreadsheets.py``):
+text stays text, never a formula (CSV: prefixed with an apostrophe, which the importer
+removes again).
 """
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +21,8 @@ from anyuan.core import actions, audit
 from anyuan.core.models import AuditAction
 from anyuan.core.personal import Sealed, encrypted_fields
 from anyuan.core.roles import EXPORT
+from anyuan.core.spreadsheets import write_csv, write_xlsx
 from anyuan.registry.importing.kinds import KINDS, Custom, ManyOut, ZoneOut
-from anyuan.registry.importing.reading import FORMULA_START
 
 FORMATS = ("csv", "xlsx")
 
@@ -111,68 +110,6 @@ def rows(kind_name: str, qs, *, reveal: bool = False) -> Iterator[list[str]]:
             else:
                 line.append(_text(fn(*values[start : start + count]), reveal))
         yield line
-
-
-def csv_safe(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_chunks(lines: Iterator[list[str]], *, bom: bool = True) -> Iterator[str]:
-    """CSV text in chunks (for a streaming response)."""
-    writer = csv.writer(_Echo())
-    if bom:
-        yield "\ufeff"
-    buffer = []
-    for line in lines:
-        buffer.append(writer.writerow([csv_safe(c) for c in line]))
-        if len(buffer) >= 500:
-            yield "".join(buffer)
-            buffer = []
-    if buffer:
-        yield "".join(buffer)
-
-
-def write_csv(lines: Iterator[list[str]], out: BinaryIO, progress=None) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
-    n = -1
-    for line in lines:
-        writer.writerow([csv_safe(c) for c in line])
-        n += 1
-        if progress is not None and n:
-            progress.update(1)
-    text.flush()
-    text.detach()
-    return max(n, 0)
-
-
-def write_xlsx(lines: Iterator[list[str]], out: BinaryIO, title: str, progress=None) -> int:
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
-
-    wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
-    n = -1
-    for line in lines:
-        cells = []
-        for value in line:
-            if value.startswith("="):
-                cell = WriteOnlyCell(ws, value=value)
-                cell.data_type = "s"  # text, never a formula
-                cells.append(cell)
-            else:
-                cells.append(value)
-        ws.append(cells)
-        n += 1
-        if progress is not None and n:
-            progress.update(1)
-    wb.save(out)
-    return max(n, 0)
 
 
 def authorise(

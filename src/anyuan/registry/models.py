@@ -4,6 +4,7 @@ authorisations and watchlists. Every model is scoped (see :mod:`anyuan.core.scop
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -964,3 +965,63 @@ class Informant(RegistryModel):
 
     def __str__(self):
         return str(self.person)
+
+
+# --- background imports --------------------------------------------------------------
+
+
+class ImportJob(models.Model):
+    """A large import file checked and written in the background (``importing/jobs.py``):
+    its state and progress in the database, its report kept. The import itself is the
+    same as in the foreground (the same checks, all rows or none, one audit record).
+    Only the user who started it sees it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        REFUSED = "refused", _("refused")
+        FAILED = "failed", _("failed")
+
+    OPEN = (State.QUEUED, State.RUNNING)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    filename = models.CharField(_("file"), max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    dry_run = models.BooleanField(_("check only"), default=False)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    remote_addr = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    phase = models.CharField(_("phase"), max_length=40, blank=True)
+    done = models.PositiveIntegerField(_("rows done"), default=0)
+    total = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    started = models.DateTimeField(_("started"), null=True, blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope = Scope(own="user")
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.kind} · {self.filename}"
+
+    def get_absolute_url(self):
+        return reverse("registry:importjob-detail", args=[self.pk])
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return min(100, round(100 * self.done / self.total))

@@ -4,11 +4,22 @@ from anyuan.core import views as generic
 from anyuan.registry import views
 from anyuan.registry.catalog import FIELDS
 from anyuan.registry.importing import BY_MODEL
-from anyuan.registry.models import QualificationType
+from anyuan.registry.models import ImportJob, QualificationType
 
 app_name = "registry"
 
-urlpatterns = []
+urlpatterns = [
+    path(
+        "import-jobs/<int:pk>/",
+        views.ImportJobView.as_view(model=ImportJob),
+        name="importjob-detail",
+    ),
+    path(
+        "import-jobs/<int:pk>/problems.csv",
+        views.ImportJobProblemsView.as_view(model=ImportJob),
+        name="importjob-problems",
+    ),
+]
 for model in FIELDS:
     name = model._meta.model_name
     if model in BY_MODEL:

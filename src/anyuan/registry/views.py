@@ -6,19 +6,21 @@ import tempfile
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from anyuan.core import actions
+from anyuan.core import actions, spreadsheets
 from anyuan.core import views as generic
 from anyuan.core.roles import EXPORT, IMPORT, user_can
 from anyuan.registry import exporting
 from anyuan.registry.catalog import COLUMNS, DIGEST_SEARCH, FIELDS, LIST_FILTERS, SEARCH
-from anyuan.registry.importing import BY_MODEL, import_file
+from anyuan.registry.importing import BY_MODEL, KINDS, import_file, jobs
+from anyuan.registry.models import ImportJob
 
 
 def list_view(model):
@@ -44,9 +46,6 @@ def edit_view(model):
 
 
 # --- bulk import and export ----------------------------------------------------------------
-
-# A page lists at most this many problems (the command line and the API list all of them).
-PROBLEMS_SHOWN = 2000
 
 
 class ImportForm(forms.Form):
@@ -79,6 +78,7 @@ class ImportView(generic.ObjectMixin, View):
                 kind=kind.name,
                 columns=kind.columns,
                 max_mb=settings.ANYUAN_IMPORT_MAX_BYTES // (1024 * 1024),
+                max_rows=f"{settings.ANYUAN_IMPORT_MAX_ROWS:,}",
                 **extra,
             ),
             status=status,
@@ -109,6 +109,16 @@ class ImportView(generic.ObjectMixin, View):
         upload = form.cleaned_data["file"]
         if upload.size > limit:
             return self.too_large()
+        if jobs.in_background(upload.size):
+            job = jobs.submit(
+                request.user,
+                self.kind().name,
+                upload,
+                filename=upload.name,
+                dry_run=form.cleaned_data["dry_run"],
+                remote_addr=generic.client_ip(request),
+            )
+            return HttpResponseRedirect(job.get_absolute_url(), status=303)
         result = import_file(
             self.kind().name,
             getattr(upload, "file", upload),
@@ -121,9 +131,62 @@ class ImportView(generic.ObjectMixin, View):
             ImportForm(),
             status=200 if result.ok else 400,
             result=result,
-            problems=result.problems[:PROBLEMS_SHOWN],
-            more=max(len(result.problems) - PROBLEMS_SHOWN, 0),
+            problems=result.problems,
+            more=result.more_problems,
         )
+
+
+class ImportJobView(generic.ObjectMixin, View):
+    """A background import: its state and progress (the status reloads itself with htmx
+    while the job runs), then its result, as on the import page."""
+
+    model = ImportJob
+    template_name = "registry/import_job.html"
+    status_template_name = "registry/_import_job_status.html"
+
+    def get(self, request, *args, **kwargs):
+        job = self.get_object()
+        kind = KINDS.get(job.kind)
+        result = job.result or {}
+        context = {
+            "job": job,
+            "interrupted": jobs.interrupted(job),
+            "running": job.state in job.OPEN and not jobs.interrupted(job),
+            "result": result,
+            "problems": result.get("problems", []),
+            "more": result.get("more_problems", 0),
+            "status_url": request.path,
+            "problems_url": reverse("registry:importjob-problems", args=[job.pk]),
+            "verbose_name_plural": kind.model._meta.verbose_name_plural if kind else job.kind,
+            "import_url": (
+                reverse(f"registry:{kind.model._meta.model_name}-import") if kind else None
+            ),
+        }
+        template = self.status_template_name if generic.is_htmx(request) else self.template_name
+        return render(request, template, context)
+
+
+class ImportJobProblemsView(generic.ObjectMixin, View):
+    """The problems of a background import as CSV (the listed ones; the count of the rest
+    in a last line)."""
+
+    model = ImportJob
+
+    def get(self, request, *args, **kwargs):
+        job = self.get_object()
+        result = job.result or {}
+        lines = [[_("Line"), _("Column"), _("Value"), _("Problem")]]
+        for p in result.get("problems", []):
+            lines.append([p.get("line") or "", p.get("column", ""), p.get("value", ""),
+                          p.get("message", "")])  # fmt: skip
+        if result.get("more_problems"):
+            more = _("… and %(n)d more problems.") % {"n": result["more_problems"]}
+            lines.append(["", "", "", more])
+        response = StreamingHttpResponse(
+            spreadsheets.csv_chunks(lines), content_type=spreadsheets.CSV_CONTENT_TYPE
+        )
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-problems.csv"'
+        return response
 
 
 class ExportForm(forms.Form):
@@ -216,16 +279,16 @@ class ExportView(generic.ObjectMixin, View):
         lines = exporting.rows(kind, qs, reveal=reveal)
         if fmt == "csv":
             response = StreamingHttpResponse(
-                exporting.csv_chunks(lines), content_type="text/csv; charset=utf-8"
+                spreadsheets.csv_chunks(lines), content_type=spreadsheets.CSV_CONTENT_TYPE
             )
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
         out = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-        exporting.write_xlsx(lines, out, kind)
+        spreadsheets.write_xlsx(lines, out, kind)
         out.seek(0)
         return FileResponse(
             out,
             as_attachment=True,
             filename=filename,
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=spreadsheets.XLSX_CONTENT_TYPE,
         )

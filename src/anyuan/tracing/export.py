@@ -1,12 +1,11 @@
 """A trace run as an XLSX workbook: the question, the index cases' trajectory, the contacts
 ranked by exposure and their meetings. Names, enterprises, zones and times — no ID numbers
-or phone numbers (``write_xlsx`` stores every cell as text, never a formula)."""
-
-import io
+or phone numbers (``core/spreadsheets.py`` stores every cell as text, never a formula)."""
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from anyuan.core.spreadsheets import xlsx_bytes
 from anyuan.tracing.models import TraceRun
 
 
@@ -69,21 +68,10 @@ def trajectory_rows(run: TraceRun) -> list[list[str]]:
 
 
 def workbook(run: TraceRun) -> bytes:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    sheets = (
-        (_("Contacts"), contact_rows(run)),
-        (_("Trajectory"), trajectory_rows(run)),
-        (_("Trace"), question_rows(run)),
+    return xlsx_bytes(
+        (
+            (_("Contacts"), contact_rows(run)),
+            (_("Trajectory"), trajectory_rows(run)),
+            (_("Trace"), question_rows(run)),
+        )
     )
-    for title, rows in sheets:
-        ws = wb.create_sheet(title[:31])
-        for row in rows:
-            ws.append(row)
-            for cell in ws[ws.max_row]:
-                cell.data_type = "s"  # text, never a formula
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()

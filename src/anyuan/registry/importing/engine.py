@@ -20,15 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from anyuan.core import audit, personal
+from anyuan.core import audit, personal, spreadsheets
+from anyuan.core.actions import CONTROL_CHARACTERS_MESSAGE
 from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
 from anyuan.core.roles import ENTERPRISE_ROLES, IMPORT, POLICE_ROLES, VIEW, user_can
+from anyuan.core.text import has_control_characters
 from anyuan.registry.importing import cells
 from anyuan.registry.importing.reading import FileRefused, open_table
 
@@ -108,16 +111,15 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     dry_run: bool = False
+    # the first ANYUAN_IMPORT_MAX_PROBLEMS problems; ``more_problems`` counts the others
     problems: list[Problem] = dataclasses.field(default_factory=list)
+    more_problems: int = 0
+    bad_rows: int = 0
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def bad_rows(self) -> int:
-        return len({p.line for p in self.problems if p.line})
+        return not self.problems and not self.more_problems
 
     def counts(self) -> dict:
         return {
@@ -136,6 +138,7 @@ class ImportResult:
             "ok": self.ok,
             **self.counts(),
             "problems": [p.as_dict() for p in self.problems],
+            "more_problems": self.more_problems,
         }
 
 
@@ -180,12 +183,24 @@ class Context:
         self.kind = kind
         self.actor = actor
         self.problems: list[Problem] = []
+        self.more_problems = 0
+        self.max_problems = int(settings.ANYUAN_IMPORT_MAX_PROBLEMS)
+        self.bad_lines: set[int] = set()
         self.columns: dict[str, Column] = {c.name: c for c in kind.columns}
         self.present: set[str] = set()
         self.index: dict[str, int] = {}
         self._maps: dict[str, Any] = {}
 
     # --- problems ---------------------------------------------------------------------
+
+    def add(self, problem: Problem) -> None:
+        """List the first ``max_problems`` problems; count the others."""
+        if problem.line:
+            self.bad_lines.add(problem.line)
+        if len(self.problems) < self.max_problems:
+            self.problems.append(problem)
+        else:
+            self.more_problems += 1
 
     def error(self, row: Row | None, column: str, message, *, value: str | None = None):
         if row is not None:
@@ -197,7 +212,7 @@ class Context:
                 value = row.cells[idx] if idx is not None and idx < len(row.cells) else ""
         col = self.columns.get(column)
         shown = col.mask(value or "") if col else (value or "")
-        self.problems.append(Problem(row.line if row else None, column, shown, str(message)))
+        self.add(Problem(row.line if row else None, column, shown, str(message)))
 
     # --- what the actor may see -------------------------------------------------------
 
@@ -358,20 +373,16 @@ def map_headers(kind: Kind, headers: list[str], header_line: int, ctx: Context):
             continue
         col = by_name.get(_header_key(text))
         if col is None:
-            ctx.problems.append(
-                Problem(header_line, text.strip(), "", _("Unknown column for this kind."))
-            )
+            ctx.add(Problem(header_line, text.strip(), "", _("Unknown column for this kind.")))
             continue
         if col.name in seen:
-            ctx.problems.append(Problem(header_line, col.name, "", _("This column appears twice.")))
+            ctx.add(Problem(header_line, col.name, "", _("This column appears twice.")))
             continue
         seen[col.name] = idx
         mapping.append((idx, col))
     for col in kind.columns:
         if (col.required or col.name in kind.header_columns) and col.name not in seen:
-            ctx.problems.append(
-                Problem(header_line, col.name, "", _("This required column is missing."))
-            )
+            ctx.add(Problem(header_line, col.name, "", _("This required column is missing.")))
     ctx.present = set(seen)
     ctx.index = dict(seen)
     return mapping
@@ -403,12 +414,15 @@ def check_rows(kind: Kind, table, ctx: Context, progress: Progress) -> list[Row]
     key_columns = {kind.blame.get(f, f) for f in kind.key} | {kind.key_column}
     rows: list[Row] = []
     keys: dict[Any, int] = {}
+    limit = spreadsheets.max_rows()
     bar = progress(_("checking"), table.total)
     try:
         for line, row_cells in table.rows():
             bar.update(1)
             if not any(row_cells):
                 continue
+            if len(rows) >= limit:
+                raise FileRefused(spreadsheets.too_many_rows().message, line)
             row = Row(line, row_cells)
             if len(row_cells) > width and any(row_cells[width:]):
                 ctx.error(row, "", _("This row has more cells than the header has columns."))
@@ -419,6 +433,9 @@ def check_rows(kind: Kind, table, ctx: Context, progress: Progress) -> list[Row]
                         ctx.error(row, col.name, _("This column is required."))
                         continue
                     value = None
+                elif has_control_characters(raw):
+                    ctx.error(row, col.name, CONTROL_CHARACTERS_MESSAGE, value="")
+                    continue
                 else:
                     try:
                         value = parse(raw)
@@ -448,7 +465,10 @@ def check_rows(kind: Kind, table, ctx: Context, progress: Progress) -> list[Row]
             row.key = key
             rows.append(row)
     except FileRefused as e:
-        ctx.problems.append(Problem(e.line, "", "", e.message))
+        if len(rows) >= limit:  # refused as a whole: the rows' problems do not matter
+            ctx.problems, ctx.more_problems, ctx.bad_lines = [], 0, set()
+            rows = []
+        ctx.add(Problem(e.line, "", "", e.message))
     finally:
         bar.close()
     return rows
@@ -700,6 +720,8 @@ def import_file(
     result.timings["validate_s"] = time.perf_counter() - started
     if ctx.problems:
         result.problems = sorted(ctx.problems, key=lambda p: (p.line or 0, p.column))
+        result.more_problems = ctx.more_problems
+        result.bad_rows = len(ctx.bad_lines)
         return result
     creates = [r for r in rows if r.pk is None]
     updates = [r for r in rows if r.pk is not None and not is_unchanged(kind, r, stored)]

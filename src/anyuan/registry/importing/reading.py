@@ -15,9 +15,11 @@ from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
-# Leading characters a spreadsheet would run as a formula. Exports prefix such a cell
-# with an apostrophe (see exporting.py); the CSV reader takes it off again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from anyuan.core import spreadsheets
+from anyuan.core.text import FORMULA_START
+
+# FORMULA_START: leading characters a spreadsheet would run as a formula. Exports prefix
+# such a cell with an apostrophe (core/spreadsheets.py); the CSV reader takes it off again.
 
 
 class FileRefused(Exception):
@@ -132,16 +134,16 @@ class XlsxTable(Table):
     format = "xlsx"
 
     def __init__(self, fileobj: BinaryIO):
-        import openpyxl
-
-        fileobj.seek(0)
         try:
-            self._wb = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
-            ws = self._wb.worksheets[0]
+            self._wb, ws = spreadsheets.open_xlsx(fileobj)
+        except spreadsheets.Unreadable as e:
+            raise FileRefused(e.message) from None
+        try:
             self.total = ws.max_row
             ws.reset_dimensions()  # do not trust the stored dimension: read every row
             self._iter = iter(ws.iter_rows(min_row=1, values_only=True))
-        except Exception as e:  # BadZipFile, KeyError, XML errors ...: openpyxl has many
+        except Exception as e:  # a broken sheet part: refuse, do not crash
+            self.close()
             raise FileRefused(_("Not a valid XLSX file.")) from e
         self.header_line, self.headers = 0, []
         for line, cells in self._iterate():

@@ -10,7 +10,6 @@ zones below it) as CSV and exits. The alert rules (``anyuan.alerts.evaluator``) 
 evaluated on the facts of every batch, in its transaction; ``--no-rules`` turns them off.
 """
 
-import csv
 import signal
 import sys
 import time
@@ -20,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 
 from anyuan.alerts.evaluator import Evaluator
 from anyuan.core import gc_tuning
+from anyuan.core.spreadsheets import CsvWriter
 from anyuan.events.processor import (
     DEFAULT_BATCH,
     DEFAULT_NAME,
@@ -127,7 +127,7 @@ class Command(BaseCommand):
         zone = Zone.objects.filter(pk=zone_id).first()
         if zone is None:
             raise CommandError(f"No zone {zone_id}.")
-        out = csv.writer(self.stdout)
+        out = CsvWriter(self.stdout)
         out.writerow(MUSTER_COLUMNS)
         for row in muster_rows(zone):
             out.writerow(

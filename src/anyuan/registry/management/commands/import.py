@@ -37,6 +37,8 @@ class Command(BaseCommand):
             return
         for problem in result.problems:
             self.stderr.write(f"  {problem}")
+        if result.more_problems:
+            self.stderr.write("  " + _("… and %(n)d more problems.") % {"n": result.more_problems})
         self.stderr.write(summary(result))
 
     def handle(self, *args, kind, path, as_user=None, dry_run=False, **options):
