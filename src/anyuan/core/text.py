@@ -2,7 +2,7 @@
 
 One definition for input and output: :func:`anyuan.core.actions.check_text` refuses text
 with a control character (every action passes its input through it), and the one
-spreadsheet writer (:mod:`anyuan.core.xlsx`) strips them from rows written before the rule
+spreadsheet writer (:mod:`anyuan.core.spreadsheets`) strips them from rows written before the rule
 (an XLSX file cannot hold them at all: openpyxl's ``ILLEGAL_CHARACTERS_RE`` is a subset).
 
 Refused: the C0 controls except tab, line feed and carriage return; DEL and the C1
