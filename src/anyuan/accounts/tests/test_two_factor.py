@@ -375,3 +375,29 @@ def test_only_a_police_admin_of_the_station_resets(world, actor):
     assert r.status_code in (403, 404)
     assert TOTPDevice.objects.filter(user=target, name="authenticator").exists()
     assert not AuditEntry.objects.filter(action=AuditAction.TWO_FACTOR).exists()
+
+
+def test_the_api_resets_and_unlocks_for_a_police_admin_only(world):
+
+    officer = world.users[Role.POLICE_OFFICER]
+    enrolled_device(officer)
+    url = f"/api/v1/accounts/users/{officer.pk}"
+    enterprise = new_client()
+    enterprise.force_login(world.users[Role.ENTERPRISE_ADMIN])
+    assert enterprise.post(f"{url}/reset-two-factor").status_code == 404  # not in its scope
+    colleague = new_client()
+    colleague.force_login(world.users[Role.POLICE_OFFICER])
+    other = world.users[Role.POLICE_ADMIN]
+    r = colleague.post(f"/api/v1/accounts/users/{other.pk}/reset-two-factor")
+    assert r.status_code in (403, 404)
+    assert TOTPDevice.objects.filter(user=other).exists()
+
+    admin = new_client()
+    admin.force_login(world.users[Role.POLICE_ADMIN])
+    assert admin.post(f"{url}/reset-two-factor").status_code == 204
+    assert not TOTPDevice.objects.filter(user=officer).exists()
+    assert admin.post(f"{url}/unlock").status_code == 204
+    actions = set(
+        AuditEntry.objects.filter(object_id=str(officer.pk)).values_list("action", flat=True)
+    )
+    assert {AuditAction.TWO_FACTOR, AuditAction.LOGIN_UNLOCKED} <= actions
