@@ -388,6 +388,7 @@ def test_the_api_resets_and_unlocks_for_a_police_admin_only(world):
     colleague = new_client()
     colleague.force_login(world.users[Role.POLICE_OFFICER])
     other = world.users[Role.POLICE_ADMIN]
+    enrolled_device(other)
     r = colleague.post(f"/api/v1/accounts/users/{other.pk}/reset-two-factor")
     assert r.status_code in (403, 404)
     assert TOTPDevice.objects.filter(user=other).exists()
