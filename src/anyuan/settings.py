@@ -170,6 +170,7 @@ AXES_VERBOSE = False
 # in ANYUAN_2FA_WINDOW_MINUTES (core/ratelimit.py), then the code step refuses until the
 # window ends.
 OTP_TOTP_ISSUER = "anyuan 安园"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP key or a recovery code
 # one throttle for wrong codes, ours (per user, shared, audited), instead of django-otp's
 # per-device back-off as well, which refused the right code for seconds after a typo
 OTP_TOTP_THROTTLE_FACTOR = 0

@@ -402,3 +402,30 @@ def test_the_api_resets_and_unlocks_for_a_police_admin_only(world):
         AuditEntry.objects.filter(object_id=str(officer.pk)).values_list("action", flat=True)
     )
     assert {AuditAction.TWO_FACTOR, AuditAction.LOGIN_UNLOCKED} <= actions
+
+
+def test_the_demo_gives_its_accounts_an_authenticator_key(world, settings, tmp_path):
+    """``anyuan demo`` keeps each demo account's key (mode 0600) so that a person adds it to
+    an authenticator app and the browser tests compute its codes; the code step takes them."""
+    import base64
+    import json
+    import stat
+
+    from django_otp.oath import TOTP
+
+    from anyuan.core.management.commands.demo import Command
+
+    settings.VAR_DIR = tmp_path
+    secrets = Command().ensure_authenticators(list(world.users.values()))
+    assert set(secrets) == {"police_admin", "police_officer", "enterprise_admin"}
+    path = tmp_path / "demo" / "totp-secrets.json"
+    assert json.loads(path.read_text()) == secrets
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # a second run keeps the keys
+    assert Command().ensure_authenticators(list(world.users.values())) == secrets
+
+    key = secrets["police_officer"]
+    totp = TOTP(base64.b32decode(key + "=" * (-len(key) % 8)))
+    client = password_step(world, "police_officer")
+    assert client.post(CODE, {"code": f"{totp.token():06d}"}).status_code == 302
+    assert signed_in(client)
