@@ -204,6 +204,29 @@ def add_import_jobs(foreign, foreign_users, neighbour, neighbour_users):
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def force_login_passes_second_factor():
+    """``Client.force_login`` signs in *and* passes the second factor
+    (``core.testing.verified_session``), so that tests of what a role may see need no code
+    step; ``core.testing.password_only_login`` signs in with the password step only."""
+    import functools
+
+    from django.test.client import ClientMixin
+
+    from anyuan.core.testing import verified_session
+
+    original = ClientMixin.force_login
+
+    @functools.wraps(original)
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        verified_session(self, user)
+
+    ClientMixin.force_login = force_login
+    yield
+    ClientMixin.force_login = original
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Tests create many users; the production hasher is slow on purpose."""

@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "anyuan.core",
     "anyuan.accounts",
     "anyuan.registry",
@@ -62,6 +65,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (django-otp)
+    "django_otp.middleware.OTPMiddleware",
+    # until then a session that must pass it reaches only the sign-in steps
+    "anyuan.accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -111,22 +118,67 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Every path that sets a password runs these (accounts.actions, the account pages, the API,
+# the admin's forms, ``anyuan demo``): 12 characters at least, not the user name or close to
+# it, not a common password, not digits only.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "anyuan.accounts.passwords.NotTheUserNameValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "landing"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Login throttling and lock-out (django-axes): 5 failures per user name and address lock
-# the pair for 15 minutes; a police admin can unlock earlier in the admin.
-AXES_FAILURE_LIMIT = int(os.environ.get("ANYUAN_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+# Sign-in lock-out (django-axes, counted in its database table, shared by every process;
+# accounts/lockout.py). Failed passwords within ANYUAN_LOGIN_COOLOFF_MINUTES lock:
+# - one user name from one address after ANYUAN_LOGIN_FAILURE_LIMIT (a person mistyping),
+# - one address over any user names after ANYUAN_LOGIN_ADDRESS_FAILURE_LIMIT (spraying),
+# - one user name from any addresses after ANYUAN_LOGIN_USER_FAILURE_LIMIT (a distributed
+#   guess at one account).
+# The lock lasts until the failures age out of the window; a police administrator can lift
+# it at once (accounts.actions.unlock_sign_in). The address is core/net.py's client_ip.
+ANYUAN_LOGIN_FAILURE_LIMIT = _env_int("ANYUAN_LOGIN_FAILURE_LIMIT", 5)
+ANYUAN_LOGIN_ADDRESS_FAILURE_LIMIT = _env_int("ANYUAN_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+ANYUAN_LOGIN_USER_FAILURE_LIMIT = _env_int("ANYUAN_LOGIN_USER_FAILURE_LIMIT", 10)
+ANYUAN_LOGIN_COOLOFF_MINUTES = _env_int("ANYUAN_LOGIN_COOLOFF_MINUTES", 15)
+AXES_HANDLER = "anyuan.accounts.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
+AXES_FAILURE_LIMIT = ANYUAN_LOGIN_FAILURE_LIMIT  # the pair's; the handler adds the others
+AXES_COOLOFF_TIME = ANYUAN_LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_CLIENT_IP_CALLABLE = "anyuan.core.net.client_ip"
+AXES_RESET_ON_SUCCESS = True  # the handler resets the (user name, address) pair only
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_LOCKOUT_CALLABLE = "anyuan.accounts.lockout.lockout_response"
+# failures while locked do not count: a lock ends ANYUAN_LOGIN_COOLOFF_MINUTES after the
+# failure that set it, however often an attacker knocks in the meantime
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
+
+# Two-factor sign-in (accounts/twofactor.py): police users, enterprise administrators and
+# platform operators pass a TOTP code (or a one-time recovery code) after their password;
+# there is no setting that turns this off. Wrong codes: ANYUAN_2FA_FAILURE_LIMIT per user
+# in ANYUAN_2FA_WINDOW_MINUTES (core/ratelimit.py), then the code step refuses until the
+# window ends.
+OTP_TOTP_ISSUER = "anyuan 安园"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP key or a recovery code
+# one throttle for wrong codes, ours (per user, shared, audited), instead of django-otp's
+# per-device back-off as well, which refused the right code for seconds after a typo
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+ANYUAN_2FA_FAILURE_LIMIT = _env_int("ANYUAN_2FA_FAILURE_LIMIT", 5)
+ANYUAN_2FA_WINDOW_MINUTES = _env_int("ANYUAN_2FA_WINDOW_MINUTES", 15)
+ANYUAN_2FA_RECOVERY_CODES = 10
 
 # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated);
 # empty: the connecting address is the client's (core/net.py).

@@ -184,3 +184,38 @@ def revoke_token(request, pk: int):
         raise Http404
     account_actions.revoke_token(request.auth, token, remote_addr=client_ip(request))
     return Status(204, None)
+
+
+def _user_in_scope(request, pk: int) -> User:
+    user = User.objects.restrict(request.auth, CHANGE).filter(pk=pk).first()
+    if user is None:
+        raise Http404
+    return user
+
+
+@router.post(
+    "/users/{int:pk}/unlock",
+    response={204: None},
+    operation_id="unlock_sign_in",
+    tags=["users"],
+    openapi_extra={"x-anyuan-model": "accounts.user"},
+)
+def unlock_sign_in(request, pk: int):
+    """Forget the user name's failed sign-ins and wrong codes (police administrators)."""
+    user = _user_in_scope(request, pk)
+    account_actions.unlock_sign_in(request.auth, user, remote_addr=client_ip(request))
+    return Status(204, None)
+
+
+@router.post(
+    "/users/{int:pk}/reset-two-factor",
+    response={204: None},
+    operation_id="reset_two_factor",
+    tags=["users"],
+    openapi_extra={"x-anyuan-model": "accounts.user"},
+)
+def reset_two_factor(request, pk: int):
+    """Remove the user's authenticator and recovery codes (police administrators)."""
+    user = _user_in_scope(request, pk)
+    account_actions.reset_two_factor(request.auth, user, remote_addr=client_ip(request))
+    return Status(204, None)

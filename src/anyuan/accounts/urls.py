@@ -10,7 +10,15 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("two-factor/", views.TwoFactorView.as_view(), name="two-factor"),
+    path("two-factor/enrol/", views.TwoFactorEnrolView.as_view(), name="two-factor-enrol"),
+    path(
+        "two-factor/recovery-codes/",
+        views.RecoveryCodesView.as_view(),
+        name="two-factor-recovery-codes",
+    ),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("users/<int:pk>/sign-in/", views.UserSignInView.as_view(), name="user-sign-in"),
     path(
         "users/<int:pk>/password/", views.UserPasswordView.as_view(model=User), name="user-password"
     ),
@@ -24,7 +32,7 @@ urlpatterns = [
         "users",
         User,
         list_view=views.UserListView,
-        detail_view=generic.ObjectDetailView,
+        detail_view=views.UserDetailView,
         edit_view=views.UserEditView,
     ),
     *generic.object_urls(

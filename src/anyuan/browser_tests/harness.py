@@ -179,6 +179,11 @@ class Stack:
             ],
         )  # fmt: skip
 
+    def totp_secrets(self) -> dict[str, str]:
+        """user name → the base32 authenticator key ``anyuan demo`` gave the account."""
+        path = self.var / "demo" / "totp-secrets.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def wait_until_up(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -16,6 +16,8 @@ class AuditAction(models.TextChoices):
     IMPORT = "import", _("Import")
     TOKEN = "token", _("Issue token")
     LOGIN_LOCKED = "login_locked", _("Login locked")
+    LOGIN_UNLOCKED = "login_unlocked", _("Sign-in unlocked")
+    TWO_FACTOR = "two_factor", _("Two-factor sign-in")
 
 
 class AuditEntry(models.Model):

@@ -23,6 +23,9 @@ class Role(models.TextChoices):
 POLICE_ROLES = {Role.POLICE_ADMIN, Role.POLICE_OFFICER}
 ENTERPRISE_ROLES = {Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_SECURITY}
 PERSONAL_ROLES = {Role.INFORMANT, Role.EMPLOYEE}
+# Roles that sign in with a second factor (a TOTP code) after the password, always; platform
+# operators (superusers) too (anyuan.accounts.twofactor).
+TWO_FACTOR_ROLES = {Role.POLICE_ADMIN, Role.POLICE_OFFICER, Role.ENTERPRISE_ADMIN}
 
 
 # Who manages the accounts of each role — sees them, creates them, changes them, resets

@@ -146,8 +146,12 @@ def user_for(creds: tuple[str, str] | None, touch: bool = True):
 
             user = ApiToken.user_for_key(key, touch=touch)
         else:
+            from anyuan.accounts import twofactor
+
             store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
             user = auth.get_user(SimpleNamespace(session=store))  # verifies the session hash
+            if not twofactor.session_passed(user, store):
+                user = None  # signed in with the password, second factor not passed yet
     finally:
         close_old_connections()
     if user is None or not user.is_authenticated or not user.is_active:

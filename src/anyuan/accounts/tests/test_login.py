@@ -1,5 +1,6 @@
 """Sign-in is throttled: repeated failures lock the user name (django-axes), other accounts
-are unaffected, and a successful sign-in resets the count."""
+are unaffected, and a successful sign-in resets the count. Lock-outs per address and per
+user name over many addresses: test_lockout.py; the second factor: test_two_factor.py."""
 
 import pytest
 from django.conf import settings
@@ -16,13 +17,34 @@ def attempt(client, username, password):
 
 
 def signed_in_as(client) -> str | None:
-    """The user name the client's session belongs to, asked of the API."""
+    """The user name the client's session belongs to, asked of the API (a session that has
+    not passed the second factor yet answers 403 there)."""
     r = client.get("/api/v1/accounts/me")
     return r.json()["username"] if r.status_code == 200 else None
 
 
 def is_success(response) -> bool:
-    return response.status_code == 302 and response["Location"] == reverse("landing")
+    """The password was accepted: on to the start page, or to the code step for a user
+    who must pass a second factor."""
+    return response.status_code == 302 and response["Location"] in (
+        reverse("landing"),
+        f"{reverse('accounts:two-factor')}?next=%2F",
+    )
+
+
+def finish_sign_in(client, username):
+    """The second factor, for a user who needs one: enrol an authenticator and give its
+    code, as a person would (test_two_factor.py tests these steps one by one)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from anyuan.core.testing import totp_code
+
+    r = client.get(reverse("accounts:two-factor-enrol"))
+    if r.status_code != 200:
+        return
+    device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+    r = client.post(reverse("accounts:two-factor-enrol"), {"code": totp_code(device)})
+    assert r.status_code == 200, r.content
 
 
 @pytest.fixture
@@ -33,7 +55,15 @@ def client():
 def test_the_right_password_signs_in(world, client):
     r = attempt(client, "police_officer", world.password)
     assert is_success(r)
+    assert signed_in_as(client) is None  # not before the second factor
+    finish_sign_in(client, "police_officer")
     assert signed_in_as(client) == "police_officer"
+
+
+def test_a_user_without_second_factor_signs_in_with_the_password(world, client):
+    r = attempt(client, "employee", world.password)
+    assert r.status_code == 302 and r["Location"] == reverse("landing")
+    assert signed_in_as(client) == "employee"
 
 
 def test_a_wrong_password_is_refused_with_the_form_again(world, client):
@@ -44,8 +74,8 @@ def test_a_wrong_password_is_refused_with_the_form_again(world, client):
 
 
 def test_failure_limit_is_five():
-    assert settings.AXES_FAILURE_LIMIT == 5
-    assert settings.AXES_COOLOFF_TIME * 60 == 15  # minutes
+    assert settings.AXES_FAILURE_LIMIT == settings.ANYUAN_LOGIN_FAILURE_LIMIT == 5
+    assert settings.AXES_COOLOFF_TIME * 60 == settings.ANYUAN_LOGIN_COOLOFF_MINUTES == 15
 
 
 def test_five_failures_lock_the_account_even_for_the_right_password(world, client):
@@ -70,6 +100,7 @@ def test_a_locked_account_does_not_lock_another(world, client):
     other = Client(raise_request_exception=False)
     r = attempt(other, "police_admin", world.password)
     assert is_success(r)
+    finish_sign_in(other, "police_admin")
     assert signed_in_as(other) == "police_admin"
 
 

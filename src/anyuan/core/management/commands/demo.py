@@ -1,7 +1,9 @@
 """``anyuan demo``: everything a newcomer needs, on the embedded SQLite default.
 
 Migrates, loads the demo park (the simulator's demo scale, imported through the
-registry's own importer) once, creates one demo account per role, prints them, issues
+registry's own importer) once, creates one demo account per role (with an authenticator
+key for each account that signs in with a second factor, kept in
+``var/demo/totp-secrets.json``, mode 0600), prints them, issues
 the demo devices' tokens (once, kept in ``var/demo/device-tokens.json``, mode 0600), and
 serves the web app while the simulator plays a week of park life into it at 60× speed
 (``simulate --live``, a background process logging to ``var/demo/live.log``; ``--no-live``
@@ -19,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -64,11 +67,12 @@ class Command(BaseCommand):
             self.stdout.write("anyuan: loading the demo park (first run only) ...")
             self.load_park(seed)
         users = self.ensure_accounts()
+        secrets = self.ensure_authenticators(users)
         from anyuan.simulator.cases import add_cases  # disputes and incidents, first run only
 
         add_cases(seed=seed)
         tokens = self.ensure_device_tokens()
-        self.print_accounts(users, port)
+        self.print_accounts(users, port, secrets)
         if no_serve:
             return
         children = [self.start_child("process", ["process", "--poll", "1"])]
@@ -193,13 +197,40 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User(username=username, role=role, first_name=title, **places[role])
+                validate_password(DEMO_PASSWORD, user)  # the rules every password meets
                 user.set_password(DEMO_PASSWORD)
                 user.full_clean(exclude=["password"])
                 user.save()
             users.append(user)
         return users
 
-    def print_accounts(self, users, port):
+    def ensure_authenticators(self, users) -> dict[str, str]:
+        """The demo accounts that sign in with a second factor get an authenticator (a
+        TOTP key) once; their keys are kept in ``var/demo/totp-secrets.json`` (mode 0600)
+        and printed, so that a person adds them to an authenticator app and the browser
+        tests compute the codes. An account whose two-factor sign-in a police administrator
+        reset gets a new key at the next ``anyuan demo``."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from anyuan.accounts import twofactor
+        from anyuan.registry.management.commands.device_tokens import write_private
+
+        secrets = {}
+        for user in users:
+            if not twofactor.required(user):
+                continue
+            device = twofactor.authenticator(user)
+            if device is None:
+                device = TOTPDevice.objects.create(
+                    user=user, name=twofactor.AUTHENTICATOR, confirmed=True
+                )
+            secrets[user.username] = twofactor.secret(device).replace(" ", "")
+        path = Path(settings.VAR_DIR) / "demo" / "totp-secrets.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_private(path, secrets, force=True)
+        return secrets
+
+    def print_accounts(self, users, port, secrets=None):
         self.stdout.write("")
         self.stdout.write(f"  anyuan 安园 demo — http://127.0.0.1:{port}/")
         self.stdout.write(
@@ -210,4 +241,11 @@ class Command(BaseCommand):
         for user in users:
             place = user.enterprise or user.station or ""
             self.stdout.write(f"    {user.username:<22} {user.get_role_display()!s:<12} {place}")
+        if secrets:
+            self.stdout.write(
+                "  two-factor sign-in 双因素登录: add these keys to an authenticator app"
+                " (time-based, 6 digits, 30 s) and enter its code after the password"
+            )
+            for username, key in secrets.items():
+                self.stdout.write(f"    {username:<22} {key}")
         self.stdout.write("")
