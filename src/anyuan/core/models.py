@@ -16,6 +16,8 @@ class AuditAction(models.TextChoices):
     IMPORT = "import", _("Import")
     TOKEN = "token", _("Issue token")
     LOGIN_LOCKED = "login_locked", _("Login locked")
+    SEARCH = "search", _("Search by personal data")
+    ROTATE_KEYS = "rotate_keys", _("Re-encrypt personal data")
 
 
 class AuditEntry(models.Model):

@@ -109,14 +109,17 @@ class ImportView(generic.ObjectMixin, View):
         upload = form.cleaned_data["file"]
         if upload.size > limit:
             return self.too_large()
-        result = import_file(
-            self.kind().name,
-            getattr(upload, "file", upload),
-            filename=upload.name,
-            actor=request.user,
-            dry_run=form.cleaned_data["dry_run"],
-            remote_addr=generic.client_ip(request),
-        )
+        try:
+            result = import_file(
+                self.kind().name,
+                getattr(upload, "file", upload),
+                filename=upload.name,
+                actor=request.user,
+                dry_run=form.cleaned_data["dry_run"],
+                remote_addr=generic.client_ip(request),
+            )
+        except actions.RateLimited as e:
+            return generic.rate_limited(request, e)
         return self.page(
             ImportForm(),
             status=200 if result.ok else 400,
