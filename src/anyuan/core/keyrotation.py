@@ -2,12 +2,12 @@
 from the old unbound ``v1:`` format (the migration that added the row keys).
 
 Works on the raw columns with portable SQL (SQLite and PostgreSQL), in batches by primary
-key, each batch in its own transaction. Values already under the newest key are skipped
-without decrypting, so a second run rewrites nothing and an interrupted run is finished by
-running it again. Each row is written only if its values are still those read (compare
+key, each batch in its own transaction. Every value is read (one that is not its row's is
+reported); values already under the newest key are not rewritten, so a second run rewrites
+nothing and an interrupted run is finished by running it again. Each row is written only if its values are still those read (compare
 and set), so a change made meanwhile by the application is never overwritten.
 
-Digests are not recomputed: the look-up key stays with the site's first key (see
+Digests are not recomputed: the look-up key does not rotate (see
 :func:`anyuan.core.personal._keys`).
 """
 
@@ -81,9 +81,7 @@ def rewrite(
                 for column, token in zip(columns, values, strict=True):
                     if not token:
                         continue
-                    if new_key == row_key and personal.is_current(token):
-                        continue
-                    try:
+                    try:  # every value is read, so that one not of its row is reported
                         clear = personal.decrypt(
                             token,
                             personal.associated_data(table, column, row_key or ""),
@@ -91,6 +89,8 @@ def rewrite(
                         )
                     except personal.Unreadable:
                         outcome.unreadable.append((pk_value, column))
+                        continue
+                    if new_key == row_key and personal.is_current(token):
                         continue
                     new = personal.encrypt(clear, personal.associated_data(table, column, new_key))
                     changed.append((column, token, new))

@@ -16,6 +16,7 @@
 """
 
 import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -67,6 +68,7 @@ class KeyRing:
     newest: str  # key id of the key that encrypts
     aeads: dict  # key id → AESGCM, every configured key
     lookup: bytes  # the keyed-hash key (see digest())
+    head: str  # "v2:<newest key id>:"
 
 
 def _derive(master: bytes, info: bytes) -> bytes:
@@ -77,21 +79,34 @@ def key_id(master: bytes) -> str:
     return hmac.new(master, b"anyuan key id", hashlib.sha256).hexdigest()[:8]
 
 
-def parse_keys(text: str) -> list[bytes]:
-    """Keys (base64 of at least 32 bytes) separated by commas, spaces or lines, newest
-    first; ``#`` starts a comment."""
-    keys = []
+LOOKUP = "lookup:"
+
+
+def parse_keys(text: str) -> tuple[list[bytes], bytes | None]:
+    """The data keys (base64 of at least 32 bytes, separated by commas, spaces or lines,
+    newest first; ``#`` starts a comment) and the look-up key if one is given as
+    ``lookup:<base64>`` (see :func:`_keys`)."""
+    keys, lookup = [], None
     for line in text.splitlines():
         for item in re.split(r"[\s,]+", line.split("#", 1)[0]):
             if not item:
                 continue
-            master = base64.urlsafe_b64decode(item.encode() + b"=" * (-len(item) % 4))
-            if len(master) < 32:
+            is_lookup = item.startswith(LOOKUP)
+            item = item.removeprefix(LOOKUP)
+            key = base64.urlsafe_b64decode(item.encode() + b"=" * (-len(item) % 4))
+            if len(key) < 32:
                 raise RuntimeError("ANYUAN_DATA_KEY must be at least 32 bytes (base64-encoded)")
-            keys.append(master)
+            if is_lookup:
+                lookup = key
+            else:
+                keys.append(key)
     if not keys:
         raise RuntimeError("No personal-data key is configured (ANYUAN_DATA_KEY)")
-    return keys
+    return keys, lookup
+
+
+def lookup_line(lookup: bytes) -> str:
+    return LOOKUP + base64.urlsafe_b64encode(lookup).decode()
 
 
 def _key_text() -> str:
@@ -105,18 +120,21 @@ def _key_text() -> str:
 
 @cache
 def _keys() -> KeyRing:
-    masters = parse_keys(_key_text())
+    masters, lookup = parse_keys(_key_text())
     aeads = {}
     for master in masters:
         kid = key_id(master)
         if kid in aeads:
             raise RuntimeError("The same personal-data key is configured twice")
         aeads[kid] = AESGCM(_derive(master, b"anyuan personal data encryption v1"))
-    # The look-up key stays with the first key the site ever had (the last of the ring):
-    # digests are in unique constraints and dispute access codes exist only as digests,
-    # so they are not recomputed when the data key rotates.
-    lookup = _derive(masters[-1], b"anyuan lookup v1")
-    return KeyRing(newest=key_id(masters[0]), aeads=aeads, lookup=lookup)
+    # The look-up key does not rotate: digests are in unique constraints and dispute access
+    # codes exist only as digests, so they cannot all be recomputed. It is derived from the
+    # last (the site's first) key, or given as its own ``lookup:`` entry once that key is
+    # removed from the ring (``anyuan rotate-keys --lookup-line`` prints it).
+    if lookup is None:
+        lookup = _derive(masters[-1], b"anyuan lookup v1")
+    newest = key_id(masters[0])
+    return KeyRing(newest=newest, aeads=aeads, lookup=lookup, head=f"{PREFIX}{newest}:")
 
 
 def encrypt(plaintext: str, ad: bytes = b"") -> str:
@@ -124,20 +142,20 @@ def encrypt(plaintext: str, ad: bytes = b"") -> str:
     ring = _keys()
     nonce = os.urandom(12)
     sealed = ring.aeads[ring.newest].encrypt(nonce, plaintext.encode(), ad)
-    return f"{PREFIX}{ring.newest}:{base64.b64encode(nonce + sealed).decode()}"
+    return ring.head + binascii.b2a_base64(nonce + sealed, newline=False).decode()
 
 
 def decrypt(token: str, ad: bytes = b"", *, legacy: bool = False) -> str:
     """Plaintext of ``token``, which must have been bound to ``ad``; :class:`Unreadable`
     otherwise. ``legacy``: also read ``v1:`` values (the re-encryption does)."""
-    ring = _keys()
     try:
-        if token.startswith(PREFIX):
-            aead = ring.aeads.get(token[3:11])
+        if token[:3] == PREFIX:  # the hot path: lists of people decrypt every shown value
+            aead = _keys().aeads.get(token[3:11])
             if aead is None or token[11:12] != ":":
                 raise Unreadable("encrypted under a key that is not configured")
-            raw = base64.b64decode(token[_V2_HEAD:])
+            raw = binascii.a2b_base64(token[_V2_HEAD:])
             return aead.decrypt(raw[:12], raw[12:], ad).decode()
+        ring = _keys()
         if legacy and token.startswith(LEGACY_PREFIX):
             raw = base64.b64decode(token[len(LEGACY_PREFIX) :])
             for aead in ring.aeads.values():  # v1 carried no key id
@@ -146,7 +164,7 @@ def decrypt(token: str, ad: bytes = b"", *, legacy: bool = False) -> str:
                 except InvalidTag:
                     continue
             raise Unreadable("no configured key reads this value")
-    except (InvalidTag, ValueError) as e:  # ValueError: bad base64 or UTF-8
+    except (InvalidTag, ValueError) as e:  # ValueError: bad base64 (binascii.Error) or UTF-8
         raise Unreadable("the value does not decrypt here (moved, altered or another key)") from e
     raise Unreadable("unknown format")
 
@@ -375,7 +393,7 @@ class EncryptedField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if not value:
             return ""
-        if value.startswith(("v1:", "v2:")):  # selected without its row key
+        if value[:3] in ("v1:", "v2:"):  # selected without its row key
             return Sealed(self.kind, token=value)
         row_key, _sep, token = value.partition(":")
         if not token:

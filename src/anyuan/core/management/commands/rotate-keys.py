@@ -3,8 +3,11 @@
 Put the new key first in ``ANYUAN_DATA_KEY`` (or the key file), keep the old ones after it,
 restart the site, then run this; when it reports nothing unreadable, the old keys can be
 removed (docs/operations.md). Batched, resumable (run it again after an interruption),
-idempotent (values already under the newest key are skipped), audited once. Digests are
-not recomputed: the look-up key stays with the site's first key.
+idempotent (values already under the newest key are not rewritten), audited once.
+
+Digests are not recomputed: the look-up key does not rotate. It is derived from the
+site's first key; before that key leaves the ring, put the line ``--lookup-line`` prints
+in its place.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,16 +24,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--lookup-line",
+            action="store_true",
+            help=gettext_lazy("only print the look-up key's line for the key ring (a secret)"),
+        )
+        parser.add_argument(
             "--batch",
             type=int,
             default=keyrotation.BATCH,
             help=gettext_lazy("rows per transaction (default %(default)s)"),
         )
 
-    def handle(self, *args, batch, **options):
+    def handle(self, *args, batch, lookup_line=False, **options):
         if batch < 1:
             raise CommandError(_("--batch must be at least 1"))
         personal._keys.cache_clear()  # the ring as configured now
+        if lookup_line:
+            self.stdout.write(personal.lookup_line(personal._keys().lookup))
+            return
         newest = personal._keys().newest
         self.stdout.write(_("Re-encrypting personal data under key %s") % newest)
         outcomes = []
