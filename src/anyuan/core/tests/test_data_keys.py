@@ -149,7 +149,7 @@ def test_a_value_given_to_another_row_is_encrypted_for_that_row(world):
     assert Person.objects.get(pk=target.pk).phone.reveal() == source.phone.reveal()
 
 
-def test_personal_data_cannot_be_written_without_its_row():
+def test_personal_data_cannot_be_written_without_its_row(db):
     with pytest.raises(ValueError, match="bind"):
         Person.objects.filter(pk=1).update(phone=make_phone(1))
 
