@@ -187,14 +187,15 @@ def test_rotate_keys_round_trip(db, ring, capsys):
     new = ring(f"{NEW},{OLD}")
 
     call_command("rotate-keys", batch=2)
-    out = capsys.readouterr().out
-    assert "registry.person: 5/5 rows" in out and "10 values re-encrypted" in out
+    out = capsys.readouterr().out  # progress per batch of 2 rows
+    assert "registry.person: 2/5" in out and "registry.person: 5/5" in out
     for p in rows:
         for column in ("id_number", "phone"):
             assert raw(Person, p.pk, column)[0].startswith(f"v2:{new.newest}:")
-    (entry,) = AuditEntry.objects.filter(action=AuditAction.ROTATE_KEYS)
+    (entry,) = AuditEntry.objects.filter(action=AuditAction.ROTATE_KEYS)  # once per run
     assert entry.after["key"] == new.newest and entry.after["rewritten"] == 11
     assert entry.after["unreadable"] == 0
+    assert entry.after["models"]["registry.person"]["rewritten"] == 10
 
     call_command("rotate-keys", lookup_line=True)
     line = capsys.readouterr().out.strip()
@@ -211,7 +212,8 @@ def test_rotate_keys_round_trip(db, ring, capsys):
     before = [raw(Person, p.pk, "id_number", "phone") for p in rows]
     call_command("rotate-keys")  # idempotent: nothing left to rewrite
     assert [raw(Person, p.pk, "id_number", "phone") for p in rows] == before
-    assert "Done: 0 values re-encrypted" in capsys.readouterr().out
+    last = AuditEntry.objects.filter(action=AuditAction.ROTATE_KEYS).order_by("-id")[0]
+    assert last.after["rewritten"] == 0 and last.pk != entry.pk
 
 
 def test_an_interrupted_rotation_is_finished_by_running_it_again(db, ring):
@@ -242,7 +244,7 @@ def test_rotation_leaves_an_unreadable_value_as_it_is_and_says_so(world, capsys)
     set_raw(Person, mine.pk, id_number=stolen)
     with pytest.raises(CommandError):
         call_command("rotate-keys")
-    assert f"registry.person {mine.pk} id_number: unreadable" in capsys.readouterr().err
+    assert f"registry.person {mine.pk} id_number:" in capsys.readouterr().err
     assert raw(Person, mine.pk, "id_number") == (stolen,)
     (entry,) = AuditEntry.objects.filter(action=AuditAction.ROTATE_KEYS)
     assert entry.after["unreadable"] == 1
