@@ -31,7 +31,8 @@ def client_for(user):
 def candidates(phone: str, n: int) -> list[str]:
     """What the masked form ``153****9332`` leaves to try, the real one last."""
     tried = [f"{phone[:3]}{i:04d}{phone[-4:]}" for i in range(n)]
-    return [t for t in tried if t != phone][: n - 1] + [phone]
+    others = [t for t in tried if t != phone]
+    return [*others[: n - 1], phone]
 
 
 def test_an_exhaustive_phone_search_is_stopped_at_the_limit_and_audited(world, small_limits):
