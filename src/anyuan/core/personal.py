@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -387,8 +387,12 @@ class EncryptedField(models.TextField):
     def cached_col(self):
         return _SealedCol(self.model._meta.db_table, self)
 
+    @cached_property
+    def _ad_head(self) -> bytes:
+        return associated_data(self.model._meta.db_table, self.column, "")
+
     def associated_data(self, row_key: str) -> bytes:
-        return associated_data(self.model._meta.db_table, self.column, row_key)
+        return self._ad_head + row_key.encode()
 
     def from_db_value(self, value, expression, connection):
         if not value:
