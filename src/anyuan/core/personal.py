@@ -51,7 +51,7 @@ log = logging.getLogger("anyuan.personal")
 # no longer decrypts. The key id (8 hex digits derived from the key) says which key of
 # the ring encrypted it: the newest key encrypts, every configured key decrypts, and
 # ``anyuan rotate-keys`` re-encrypts under the newest one. ``v1:`` values (one key, no
-# associated data, written before 2026) are read only by the re-encryption itself.
+# associated data, written before the binding) are read only by the re-encryption.
 
 PREFIX = "v2:"
 LEGACY_PREFIX = "v1:"

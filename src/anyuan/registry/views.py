@@ -197,7 +197,10 @@ class ExportView(generic.ObjectMixin, View):
     def download(self, fmt, *, reveal, reason, form=None):
         kind = self.kind().name
         reveal = reveal and exporting.has_personal_data(kind)
-        qs = self.rows_to_export()
+        try:  # a search by an exact ID number or phone is counted here too
+            qs = self.rows_to_export()
+        except actions.RateLimited as e:
+            return generic.rate_limited(self.request, e)
         try:
             exporting.authorise(
                 kind,
