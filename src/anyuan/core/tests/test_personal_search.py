@@ -187,3 +187,14 @@ def test_import_dry_runs_are_neutral_audited_and_limited(world, small_limits):
         assert entry.after["problems"] == 1
         assert theirs not in json.dumps(entry.after)
     assert not Person.objects.filter(name="新员工").exists()
+
+
+def test_an_export_narrowed_by_an_exact_phone_is_an_audited_search(world, small_limits):
+    target = world.own.person
+    client = client_for(world.users[Role.ENTERPRISE_ADMIN])
+    r = client.get("/registry/person/export/", {"q": target.phone.reveal(), "format": "csv"})
+    assert r.status_code == 200
+    body = b"".join(r.streaming_content).decode("utf-8-sig")
+    assert len(body.strip().splitlines()) == 2  # the header and the one person
+    (entry,) = AuditEntry.objects.filter(action=AuditAction.SEARCH)
+    assert entry.after["kinds"] == ["phone"] and entry.object_type == "registry.person"
