@@ -5,7 +5,10 @@ Everything a deployment changes comes from the environment:
 - ``DATABASE_URL``   PostgreSQL for real deployments; unset → SQLite under ``var/``.
 - ``ANYUAN_VAR``     where the embedded defaults keep their files (default ``./var``).
 - ``ANYUAN_SECRET_KEY`` / ``ANYUAN_DATA_KEY``  Django's signing key and the personal-data
-  key (base64, 32 bytes). Unset → created once under ``var/secret/`` with mode 0600.
+  key (base64, 32 bytes; several, newest first, while rotating). Unset → created once
+  under ``var/secret/`` with mode 0600 (for development: keep a site's key outside var/).
+- ``ANYUAN_DATA_KEY_FILE`` a file holding the personal-data key(s), one per line, newest
+  first; it must exist (nothing is created there).
 - ``ANYUAN_DEBUG``   ``1`` for development error pages.
 - ``ANYUAN_ALLOWED_HOSTS`` comma-separated host names.
 - ``ANYUAN_TOKEN_TTL_DAYS`` the longest life of an API token (default 90 days).
@@ -17,11 +20,16 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from anyuan.core.secrets import secret_from_env_or_file
+from anyuan.core.secrets import make_private, private_files, secret_from_env_or_file
+
+# Every file an anyuan process makes is private to its owner (0600 / 0700).
+private_files()
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_DIR = Path(os.environ.get("ANYUAN_HOME", Path.cwd())).resolve()
 VAR_DIR = Path(os.environ.get("ANYUAN_VAR", BASE_DIR / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+make_private(VAR_DIR)
 
 DEBUG = os.environ.get("ANYUAN_DEBUG", "") == "1"
 SECRET_KEY = secret_from_env_or_file("ANYUAN_SECRET_KEY", VAR_DIR / "secret" / "django.key")
@@ -97,8 +105,7 @@ TEMPLATES = [
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+else:  # the file is made private on each connection too (core/apps.py)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -201,6 +208,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 ANYUAN_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Searches by an exact ID number or phone by a user who may not reveal them: at most this
+# many per window (seconds), per user; each search is audited whoever makes it.
+ANYUAN_PERSONAL_SEARCH_LIMIT = (
+    int(os.environ.get("ANYUAN_PERSONAL_SEARCH_LIMIT", "30")),
+    600,
+)
+# Import checks (dry runs and imports refused for problems) per user and window: each
+# tells whether a file's keys are taken, so they are counted and audited.
+ANYUAN_IMPORT_CHECK_LIMIT = (int(os.environ.get("ANYUAN_IMPORT_CHECK_LIMIT", "20")), 600)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -223,7 +242,12 @@ if (NODE_MODULES / "echarts" / "dist").is_dir():  # charts: vendor/echarts/echar
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-ANYUAN_DATA_KEY_FILE = VAR_DIR / "secret" / "data.key"
+# The personal-data key(s): ANYUAN_DATA_KEY, else this file (docs/operations.md). The
+# default under var/ is created when missing, for development; a configured file is not.
+ANYUAN_DATA_KEY_FILE_REQUIRED = bool(os.environ.get("ANYUAN_DATA_KEY_FILE"))
+ANYUAN_DATA_KEY_FILE = Path(
+    os.environ.get("ANYUAN_DATA_KEY_FILE") or VAR_DIR / "secret" / "data.key"
+).resolve()
 
 # Live push (anyuan.live): each web process polls the outbox this often for new messages;
 # messages older than ANYUAN_LIVE_KEEP_S are pruned (and no longer replayed on resume).

@@ -6,16 +6,27 @@ one audit record and publishes a live event on commit. Apps' own ``actions.py`` 
 these; views and API endpoints never save models themselves.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+import contextlib
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from anyuan.core import audit
+from anyuan.core import audit, identifiers, ratelimit
 from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
-from anyuan.core.personal import EncryptedField, Sealed, encrypted_fields
+from anyuan.core.personal import (
+    DigestField,
+    EncryptedField,
+    Sealed,
+    digest,
+    encrypted_fields,
+    mask,
+    normalize,
+)
 from anyuan.core.personal import plain as plain_value
 from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, locked_fields, user_can
 from anyuan.core.text import has_control_characters
@@ -27,6 +38,31 @@ class ValidationFailed(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+class RateLimited(PermissionDenied):
+    """Too many attempts of something counted per user (``core/ratelimit.py``); answered
+    429 with ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def within_limit(actor, what: str, setting: tuple[int, int], message: str) -> None:
+    """Count one attempt of ``what`` by ``actor``; :class:`RateLimited` past the declared
+    ``(limit, window seconds)``. Shared by every process (counted in the database)."""
+    limit, window = setting
+    if not ratelimit.hit(f"{what}:user:{getattr(actor, 'pk', None)}", limit, window):
+        raise RateLimited(message % {"minutes": max(window // 60, 1)}, window)
+
+
+def not_saved() -> str:
+    """The one answer when a value is already taken (here or by a record out of the actor's
+    reach): it does not say which, nor name the database constraint that refused it."""
+    return _(
+        "This record cannot be saved with this value; check it, or contact the police station."
+    )
 
 
 def _require(actor, model, action):
@@ -96,13 +132,69 @@ def check_references(actor, model, data: dict) -> None:
         raise ValidationFailed(errors)
 
 
-def full_clean(obj, exclude=None) -> None:
+def _blamed(model, names) -> list[str]:
+    """The input fields to put a uniqueness message on: a digest's source, not the scope
+    (station, enterprise) the value is unique within."""
+    fields = [model._meta.get_field(n) for n in names]
+    out = [f.source if isinstance(f, DigestField) else f.name for f in fields if not f.is_relation]
+    return out or [f.name for f in fields] or [NON_FIELD_ERRORS]
+
+
+def _taken(obj, exclude: set) -> dict[str, list[str]]:
+    """Fields whose value another record already holds (unique fields, unique constraints),
+    each with the one neutral message; other constraints with a message naming none."""
+    model = type(obj)
+    errors: dict[str, list[str]] = {}
     try:
-        obj.full_clean(exclude=exclude)
+        obj.validate_unique(exclude=exclude)
     except ValidationError as e:
-        raise ValidationFailed(
-            {k: [str(m) for m in v] for k, v in e.message_dict.items()}
-        ) from None
+        for name in e.message_dict:
+            for blamed in _blamed(model, [] if name == NON_FIELD_ERRORS else [name]):
+                errors.setdefault(blamed, [not_saved()])
+    for parent, constraints in obj.get_constraints():
+        for constraint in constraints:
+            try:
+                constraint.validate(parent, obj, exclude=exclude)
+            except ValidationError:
+                if isinstance(constraint, models.UniqueConstraint):
+                    for blamed in _blamed(model, constraint.fields):
+                        errors.setdefault(blamed, [not_saved()])
+                else:
+                    errors.setdefault(NON_FIELD_ERRORS, [_("These values do not fit together.")])
+    return errors
+
+
+def full_clean(obj, exclude=None) -> None:
+    """The model's rules, as field-level messages; a value already taken gets the one
+    neutral message (:func:`not_saved`) on its field."""
+    errors: dict[str, list[str]] = {}
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as e:
+        errors = {k: [str(m) for m in v] for k, v in e.message_dict.items()}
+    for f in obj._meta.concrete_fields:  # digests take part in unique constraints
+        if isinstance(f, DigestField) and f.source not in errors:
+            with contextlib.suppress(identifiers.IdentifierError):  # the field says why
+                setattr(obj, f.attname, f.compute(obj))
+    skip = set(exclude or ()) | {k for k in errors if k != NON_FIELD_ERRORS}
+    for name, messages in _taken(obj, skip).items():
+        errors.setdefault(name, []).extend(m for m in messages if m not in errors[name])
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _integrity_fields(model, error: IntegrityError) -> list[str]:
+    """The fields a unique violation reported by the database is about (PostgreSQL names
+    the constraint, SQLite its columns), for a field-level message that names neither."""
+    text = str(error)
+    table = model._meta.db_table
+    candidates = [(c.name, c.fields) for c in model._meta.total_unique_constraints]
+    candidates += [(None, (f.name,)) for f in model._meta.concrete_fields if f.unique]
+    for name, fields in candidates:
+        columns = [f"{table}.{model._meta.get_field(f).column}" for f in fields]
+        if (name and f'"{name}"' in text) or all(c in text for c in columns):
+            return _blamed(model, fields)
+    return [NON_FIELD_ERRORS]
 
 
 def _split(model, data: dict) -> tuple[dict, dict]:
@@ -128,9 +220,9 @@ def _save(obj, m2m: dict):
     try:
         with transaction.atomic():
             obj.save()
-    except IntegrityError as e:
+    except IntegrityError as e:  # a race the checks could not see
         raise ValidationFailed(
-            {"__all__": [_("Conflicts with an existing record: %s") % e]}
+            {name: [not_saved()] for name in _integrity_fields(type(obj), e)}
         ) from None
     for name, values in m2m.items():
         getattr(obj, name).set(values)
@@ -241,6 +333,8 @@ def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str
     _require(actor, model, REVEAL)
     _require_in_scope(actor, obj, REVEAL)
     value = getattr(obj, field_name)
+    if isinstance(value, Sealed) and not value.readable:
+        raise ValidationFailed({field_name: [unreadable()]})
     with transaction.atomic():
         audit.record(
             actor,
@@ -272,3 +366,46 @@ def record_export(
         reason=reason,
         remote_addr=remote_addr,
     )
+
+
+def unreadable() -> str:
+    return _(
+        "This value cannot be read: it was not written for this record, or its key is "
+        "missing. Tell the platform's operator."
+    )
+
+
+def search_personal(actor, model, q: str, kinds, *, remote_addr=None) -> list[tuple[str, str, str]]:
+    """``(kind, digest, masked)`` for each personal-data kind (ID number, phone) that ``q``
+    is a valid value of: the keyed hashes that find ``model``'s rows holding exactly it.
+
+    Such a search is a look at personal data (a masked phone has only 10,000 candidates),
+    so every search is audited — the kind and the masked value, never the value — and,
+    for a user who may not reveal ``model``'s personal data, counted per user and refused
+    past ``ANYUAN_PERSONAL_SEARCH_LIMIT``. Every list search, page or API, comes here.
+    """
+    found = []
+    for kind in dict.fromkeys(kinds):
+        try:
+            value = normalize(kind, q)
+        except identifiers.IdentifierError:
+            continue
+        found.append((kind, digest(kind, value), mask(kind, value)))
+    if not found:
+        return []
+    if not user_can(actor, model, REVEAL):
+        within_limit(
+            actor,
+            "search:personal",
+            settings.ANYUAN_PERSONAL_SEARCH_LIMIT,
+            _("Too many searches by ID number or phone: try again in %(minutes)d minutes."),
+        )
+    audit.record(
+        actor,
+        AuditAction.SEARCH,
+        object_type=model._meta.label_lower,
+        object_repr=f"{model._meta.verbose_name_plural}: {found[0][2]}"[:200],
+        after={"kinds": [kind for kind, _d, _m in found], "masked": found[0][2]},
+        remote_addr=remote_addr,
+    )
+    return found

@@ -8,6 +8,7 @@ the scoping test walks the schema and refuses operations that do not.
 from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -89,6 +90,12 @@ def install_error_handlers(api):
     def validation_failed(request, exc):
         return api.create_response(request, {"detail": field_errors(exc.errors)}, status=422)
 
+    @api.exception_handler(actions.RateLimited)
+    def rate_limited(request, exc):
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+
     @api.exception_handler(PermissionDenied)
     def permission_denied(request, exc):
         return api.create_response(request, {"detail": str(exc) or _("Forbidden.")}, status=403)
@@ -133,9 +140,13 @@ def crud(
     path: str | None = None,
     delete: bool = True,
     select_related: tuple[str, ...] = (),
+    search_digests: list[tuple[str, str]] = (),
 ):
     """Register list / get / create / patch / delete (and reveal, for models holding
-    personal data) for ``model`` on ``router``."""
+    personal data) for ``model`` on ``router``.
+
+    ``search_digests``: ``(field, kind)`` pairs whose exact value ``q`` also finds, through
+    the field's keyed hash (counted and audited: :func:`actions.search_personal`)."""
     name = model._meta.model_name
     base = path or f"/{model._meta.verbose_name_plural}".replace(" ", "-")
     label = model._meta.label_lower
@@ -149,8 +160,16 @@ def crud(
         except model.DoesNotExist:
             raise Http404 from None
 
+    list_responses = {200: list[out]}
+    if search_digests:
+        list_responses[429] = ErrorOut
+
     @router.get(
-        base, response=list[out], operation_id=f"list_{name}", tags=[tag], summary=f"List {name}"
+        base,
+        response=list_responses,
+        operation_id=f"list_{name}",
+        tags=[tag],
+        summary=f"List {name}",
     )
     @paginate(Pagination)
     def list_objects(request, filters: Query[Filters]):
@@ -171,8 +190,24 @@ def crud(
                 ]
             )
         q = conditions.pop("q", None)
-        if q and hasattr(filters, "search"):
-            qs = filters.search(qs, q)
+        if q:
+            found = actions.search_personal(
+                request.auth,
+                model,
+                q,
+                [kind for _field, kind in search_digests],
+                remote_addr=client_ip(request),
+            )
+            by_digest = Q(pk__in=[])
+            for kind, digest, _masked in found:
+                for field, k in search_digests:
+                    if k == kind:
+                        by_digest |= Q(**{f"{field}_digest": digest})
+            if hasattr(filters, "search"):
+                by_text = filters.search(qs, q)
+                qs = (by_text | qs.filter(by_digest)) if found else by_text
+            elif found:
+                qs = qs.filter(by_digest)
         return qs.filter(**conditions)
 
     @router.get(

@@ -10,7 +10,7 @@ import uuid
 from django.db import models
 
 from anyuan.core.models import AuditEntry
-from anyuan.core.personal import EncryptedField, Sealed, mask
+from anyuan.core.personal import EncryptedField, RowKeyField, Sealed, mask
 from anyuan.core.scoping import owner_ids
 from anyuan.core.system import SystemActor
 
@@ -31,6 +31,8 @@ def snapshot(obj: models.Model) -> dict:
     data = {}
     for field in obj._meta.concrete_fields:
         if field.name.endswith("_digest") or field.name in ("token_digest", "password"):
+            continue
+        if isinstance(field, RowKeyField):
             continue
         value = getattr(obj, field.attname)
         if isinstance(field, EncryptedField) and value and not isinstance(value, Sealed):

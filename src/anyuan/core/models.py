@@ -18,6 +18,8 @@ class AuditAction(models.TextChoices):
     LOGIN_LOCKED = "login_locked", _("Login locked")
     LOGIN_UNLOCKED = "login_unlocked", _("Sign-in unlocked")
     TWO_FACTOR = "two_factor", _("Two-factor sign-in")
+    SEARCH = "search", _("Search by personal data")
+    ROTATE_KEYS = "rotate_keys", _("Re-encrypt personal data")
 
 
 class AuditEntry(models.Model):

@@ -8,52 +8,178 @@
 - :class:`DigestField` keeps an HMAC-SHA256 of the normalised value next to it, so that an
   exact look-up (``Person.objects.filter(id_number_digest=digest("id_number", v))``) needs
   no decryption; equality look-ups on the encrypted column itself are refused.
-- The key comes from ``ANYUAN_DATA_KEY`` (base64 of 32 bytes); without it the embedded
-  default creates ``var/secret/data.key`` with mode 0600 and says so.
+- Each ciphertext is bound to its table, column and row (the row's :class:`RowKeyField`)
+  and names the key that made it. The keys come from ``ANYUAN_DATA_KEY`` or the key file
+  ``ANYUAN_DATA_KEY_FILE`` (base64 of 32 bytes each, newest first); without either the
+  embedded default creates ``var/secret/data.key`` with mode 0600 and says so.
+  ``anyuan rotate-keys`` re-encrypts everything under the newest key.
 """
 
 import base64
+import binascii
 import hashlib
 import hmac
+import logging
 import os
-from functools import cache
+import re
+import secrets
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import Col
+from django.utils.translation import gettext as _
 
 from anyuan.core import identifiers
 from anyuan.core.secrets import secret_from_env_or_file
 
-PREFIX = "v1:"
+log = logging.getLogger("anyuan.personal")
+
+# --- keys and ciphertexts ----------------------------------------------------------------
+#
+# A stored value is ``v2:<key id>:<base64(nonce ‖ ciphertext ‖ tag)>``, AES-256-GCM with a
+# random 96-bit nonce. The associated data names the value's table, column and row (the
+# row's :class:`RowKeyField`), so a ciphertext copied into another row, column or table
+# no longer decrypts. The key id (8 hex digits derived from the key) says which key of
+# the ring encrypted it: the newest key encrypts, every configured key decrypts, and
+# ``anyuan rotate-keys`` re-encrypts under the newest one. ``v1:`` values (one key, no
+# associated data, written before the binding) are read only by the re-encryption.
+
+PREFIX = "v2:"
+LEGACY_PREFIX = "v1:"
+_V2_HEAD = len(PREFIX) + 8 + 1  # "v2:" + key id + ":"
+
+
+class Unreadable(Exception):
+    """A stored value that does not decrypt: another row's (moved), tampered with, or
+    under a key that is not configured."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    newest: str  # key id of the key that encrypts
+    aeads: dict  # key id → AESGCM, every configured key
+    lookup: bytes  # the keyed-hash key (see digest())
+    head: str  # "v2:<newest key id>:"
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+def key_id(master: bytes) -> str:
+    return hmac.new(master, b"anyuan key id", hashlib.sha256).hexdigest()[:8]
+
+
+LOOKUP = "lookup:"
+
+
+def parse_keys(text: str) -> tuple[list[bytes], bytes | None]:
+    """The data keys (base64 of at least 32 bytes, separated by commas, spaces or lines,
+    newest first; ``#`` starts a comment) and the look-up key if one is given as
+    ``lookup:<base64>`` (see :func:`_keys`)."""
+    keys, lookup = [], None
+    for line in text.splitlines():
+        for item in re.split(r"[\s,]+", line.split("#", 1)[0]):
+            if not item:
+                continue
+            is_lookup = item.startswith(LOOKUP)
+            item = item.removeprefix(LOOKUP)
+            key = base64.urlsafe_b64decode(item.encode() + b"=" * (-len(item) % 4))
+            if len(key) < 32:
+                raise RuntimeError("ANYUAN_DATA_KEY must be at least 32 bytes (base64-encoded)")
+            if is_lookup:
+                lookup = key
+            else:
+                keys.append(key)
+    if not keys:
+        raise RuntimeError("No personal-data key is configured (ANYUAN_DATA_KEY)")
+    return keys, lookup
+
+
+def lookup_line(lookup: bytes) -> str:
+    return LOOKUP + base64.urlsafe_b64encode(lookup).decode()
+
+
+def _key_text() -> str:
+    path = Path(settings.ANYUAN_DATA_KEY_FILE)
+    required = getattr(settings, "ANYUAN_DATA_KEY_FILE_REQUIRED", False)
+    if required and not os.environ.get("ANYUAN_DATA_KEY") and not path.is_file():
+        # a configured key file is never made up anew: that would be a new key
+        raise RuntimeError(f"The personal-data key file {path} does not exist")
+    return secret_from_env_or_file("ANYUAN_DATA_KEY", path)
 
 
 @cache
-def _keys() -> tuple[AESGCM, bytes]:
-    raw = secret_from_env_or_file("ANYUAN_DATA_KEY", settings.ANYUAN_DATA_KEY_FILE)
-    master = base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4))
-    if len(master) < 32:
-        raise RuntimeError("ANYUAN_DATA_KEY must be at least 32 bytes (base64-encoded)")
+def _keys() -> KeyRing:
+    masters, lookup = parse_keys(_key_text())
+    aeads = {}
+    for master in masters:
+        kid = key_id(master)
+        if kid in aeads:
+            raise RuntimeError("The same personal-data key is configured twice")
+        aeads[kid] = AESGCM(_derive(master, b"anyuan personal data encryption v1"))
+    # The look-up key does not rotate: digests are in unique constraints and dispute access
+    # codes exist only as digests, so they cannot all be recomputed. It is derived from the
+    # last (the site's first) key, or given as its own ``lookup:`` entry once that key is
+    # removed from the ring (``anyuan rotate-keys --lookup-line`` prints it).
+    if lookup is None:
+        lookup = _derive(masters[-1], b"anyuan lookup v1")
+    newest = key_id(masters[0])
+    return KeyRing(newest=newest, aeads=aeads, lookup=lookup, head=f"{PREFIX}{newest}:")
 
-    def derive(info: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
-    return AESGCM(derive(b"anyuan personal data encryption v1")), derive(b"anyuan lookup v1")
-
-
-def encrypt(plaintext: str) -> str:
-    aead, _ = _keys()
+def encrypt(plaintext: str, ad: bytes = b"") -> str:
+    """Ciphertext of ``plaintext`` under the newest key, bound to ``ad``."""
+    ring = _keys()
     nonce = os.urandom(12)
-    return PREFIX + base64.b64encode(nonce + aead.encrypt(nonce, plaintext.encode(), None)).decode()
+    sealed = ring.aeads[ring.newest].encrypt(nonce, plaintext.encode(), ad)
+    return ring.head + binascii.b2a_base64(nonce + sealed, newline=False).decode()
 
 
-def decrypt(token: str) -> str:
-    aead, _ = _keys()
-    raw = base64.b64decode(token[len(PREFIX) :])
-    return aead.decrypt(raw[:12], raw[12:], None).decode()
+def decrypt(token: str, ad: bytes = b"", *, legacy: bool = False) -> str:
+    """Plaintext of ``token``, which must have been bound to ``ad``; :class:`Unreadable`
+    otherwise. ``legacy``: also read ``v1:`` values (the re-encryption does)."""
+    try:
+        if token[:3] == PREFIX:  # the hot path: lists of people decrypt every shown value
+            aead = _keys().aeads.get(token[3:11])
+            if aead is None or token[11:12] != ":":
+                raise Unreadable("encrypted under a key that is not configured")
+            raw = binascii.a2b_base64(token[_V2_HEAD:])
+            return aead.decrypt(raw[:12], raw[12:], ad).decode()
+        ring = _keys()
+        if legacy and token.startswith(LEGACY_PREFIX):
+            raw = base64.b64decode(token[len(LEGACY_PREFIX) :])
+            for aead in ring.aeads.values():  # v1 carried no key id
+                try:
+                    return aead.decrypt(raw[:12], raw[12:], None).decode()
+                except InvalidTag:
+                    continue
+            raise Unreadable("no configured key reads this value")
+    except (InvalidTag, ValueError) as e:  # ValueError: bad base64 (binascii.Error) or UTF-8
+        raise Unreadable("the value does not decrypt here (moved, altered or another key)") from e
+    raise Unreadable("unknown format")
+
+
+def is_current(token: str) -> bool:
+    """Encrypted under the newest key in the current format (``rotate-keys`` skips it)."""
+    return token.startswith(PREFIX) and token[3:11] == _keys().newest
+
+
+def new_row_key() -> str:
+    return secrets.token_hex(16)
+
+
+def associated_data(table: str, column: str, row_key: str) -> bytes:
+    return f"{table}\x1f{column}\x1f{row_key}".encode()
 
 
 # --- kinds of personal data: how each is normalised and masked ------------------------
@@ -85,7 +211,7 @@ def mask(kind: str, value: str) -> str:
 
 def digest(kind: str, value: str) -> str:
     """Keyed hash of the normalised value, for exact look-ups."""
-    _, key = _keys()
+    key = _keys().lookup
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -98,27 +224,53 @@ def digest_or_none(kind: str, value: str) -> str | None:
 
 
 class Sealed:
-    """A protected value: prints masked, reveals only on request."""
+    """A protected value: prints masked, reveals only on request.
 
-    __slots__ = ("_kind", "_plain", "_token")
+    ``ad`` is the associated data its ciphertext is bound to (table, column, row); a value
+    read from the database carries its row's, a new value gets one when it is saved."""
 
-    def __init__(self, kind: str, *, token: str | None = None, plain: str | None = None):
-        self._kind, self._token, self._plain = kind, token, plain
+    __slots__ = ("_ad", "_kind", "_plain", "_token")
+
+    def __init__(self, kind: str, *, token: str | None = None, plain: str | None = None, ad=None):
+        self._kind, self._token, self._plain, self._ad = kind, token, plain, ad
 
     def reveal(self) -> str:
+        """The plaintext; :class:`Unreadable` if the stored ciphertext does not decrypt."""
         if self._plain is None:
-            self._plain = decrypt(self._token)
+            self._plain = decrypt(self._token, self._ad or b"")
         return self._plain
 
     @property
+    def readable(self) -> bool:
+        try:
+            self.reveal()
+        except Unreadable:
+            return False
+        return True
+
+    def bind(self, ad: bytes) -> str:
+        """The ciphertext for the row ``ad`` names (re-encrypted if it was another's)."""
+        if self._token is None or self._ad != ad:
+            self._token = encrypt(self.reveal(), ad)
+            self._ad = ad
+        return self._token
+
+    @property
     def token(self) -> str:
-        if self._token is None:
-            self._token = encrypt(self._plain)
+        if self._token is None or self._ad is None:
+            raise ValueError(
+                "personal data is written through a model instance (save, bulk_create), "
+                "which binds it to its row"
+            )
         return self._token
 
     @property
     def masked(self) -> str:
-        return mask(self._kind, self.reveal())
+        try:
+            return mask(self._kind, self.reveal())
+        except Unreadable:
+            log.warning("unreadable %s value (moved, altered or under a missing key)", self._kind)
+            return _("(unreadable)")
 
     def __str__(self) -> str:
         return self.masked
@@ -126,25 +278,76 @@ class Sealed:
     def __repr__(self) -> str:
         return f"<Sealed {self._kind} {self.masked}>"
 
+    def _comparable(self):
+        try:
+            return self.reveal()
+        except Unreadable:
+            return (self._token, self._ad)
+
     def __eq__(self, other) -> bool:
         if isinstance(other, Sealed):
-            return self.reveal() == other.reveal()
+            return self._comparable() == other._comparable()
         if isinstance(other, str):
-            return self.reveal() == other
+            return self._comparable() == other
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.reveal())
+        return hash(self._comparable())
 
     def __bool__(self) -> bool:
         return bool(self._token or self._plain)
 
 
 def plain(value) -> str:
-    """Plaintext of a Sealed or a str (for code that must see the real value)."""
+    """Plaintext of a Sealed or a str (for code that must see the real value); an
+    unreadable value counts as empty."""
     if isinstance(value, Sealed):
-        return value.reveal()
+        try:
+            return value.reveal()
+        except Unreadable:
+            return ""
     return value or ""
+
+
+class RowKeyField(models.CharField):
+    """A random value per row that the row's personal data is bound to.
+
+    The primary key is not known before an INSERT (nor in a ``bulk_create`` on every
+    database), so the binding uses a key made when the object is made; it never changes.
+    Every model with an :class:`EncryptedField` declares one (a system check says so)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("default", new_row_key)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        for key, value in (("max_length", 32), ("default", new_row_key), ("editable", False)):
+            if kwargs.get(key) == value:
+                del kwargs[key]
+        return name, path, args, kwargs
+
+
+def row_key_field(model) -> RowKeyField | None:
+    for f in model._meta.concrete_fields:
+        if isinstance(f, RowKeyField):
+            return f
+    return None
+
+
+class _SealedCol(Col):
+    """An encrypted column selected together with its row's key (``rowkey:ciphertext``),
+    so that every read — model objects, ``values()``, related paths — can check the
+    ciphertext belongs to the row it came from."""
+
+    def select_format(self, compiler, sql, params):
+        rk = row_key_field(self.target.model)
+        if rk is None or self.alias is None:
+            return sql, params
+        qn = compiler.quote_name_unless_alias
+        return f"({qn(self.alias)}.{qn(rk.column)} || ':' || {sql})", params
 
 
 class EncryptedField(models.TextField):
@@ -163,10 +366,43 @@ class EncryptedField(models.TextField):
         kwargs["kind"] = self.kind
         return name, path, args, kwargs
 
+    def check(self, **kwargs):
+        errors = super().check(**kwargs)
+        if not self.model._meta.abstract and row_key_field(self.model) is None:
+            errors.append(
+                checks.Error(
+                    "A model with personal data declares a RowKeyField its values are bound to.",
+                    obj=self,
+                    id="anyuan.E001",
+                )
+            )
+        return errors
+
+    def get_col(self, alias, output_field=None):
+        if output_field is None or output_field is self:
+            return _SealedCol(alias, self)
+        return super().get_col(alias, output_field)
+
+    @property
+    def cached_col(self):
+        return _SealedCol(self.model._meta.db_table, self)
+
+    @cached_property
+    def _ad_head(self) -> bytes:
+        return associated_data(self.model._meta.db_table, self.column, "")
+
+    def associated_data(self, row_key: str) -> bytes:
+        return self._ad_head + row_key.encode()
+
     def from_db_value(self, value, expression, connection):
         if not value:
             return ""
-        return Sealed(self.kind, token=value)
+        if value[:3] in ("v1:", "v2:"):  # selected without its row key
+            return Sealed(self.kind, token=value)
+        row_key, _sep, token = value.partition(":")
+        if not token:
+            return ""
+        return Sealed(self.kind, token=token, ad=self.associated_data(row_key))
 
     def to_python(self, value):
         if isinstance(value, Sealed) or not value:
@@ -176,12 +412,32 @@ class EncryptedField(models.TextField):
         except identifiers.IdentifierError as e:
             raise ValidationError(str(e), code="invalid") from None
 
+    def pre_save(self, model_instance, add):
+        """Encrypt for this row (``save`` and ``bulk_create`` call it; ``bulk_update`` does
+        not: bind the objects first with :func:`bind_personal_data`)."""
+        value = getattr(model_instance, self.attname)
+        if not value:
+            return ""
+        if not isinstance(value, Sealed):
+            value = Sealed(self.kind, plain=normalize(self.kind, str(value)))
+        rk = row_key_field(type(model_instance))
+        row_key = getattr(model_instance, rk.attname)
+        if not row_key:
+            row_key = new_row_key()
+            setattr(model_instance, rk.attname, row_key)
+        value.bind(self.associated_data(row_key))
+        setattr(model_instance, self.attname, value)
+        return value
+
     def get_prep_value(self, value):
         if isinstance(value, Sealed):
             return value.token
         if not value:
             return ""
-        return encrypt(normalize(self.kind, str(value)))
+        raise ValueError(
+            "personal data is written through a model instance (save, bulk_create), "
+            "which binds it to its row"
+        )
 
     def get_lookup(self, lookup_name):
         if lookup_name != "isnull":
@@ -209,13 +465,31 @@ class DigestField(models.CharField):
         kwargs["source"] = self.source
         return name, path, args, kwargs
 
-    def pre_save(self, model_instance, add):
+    def compute(self, model_instance):
+        """The digest of the source's current value (the stored one if it is unreadable)."""
         source_field = model_instance._meta.get_field(self.source)
-        value = plain(getattr(model_instance, self.source))
-        result = digest(source_field.kind, normalize(source_field.kind, value)) if value else None
+        value = getattr(model_instance, self.source)
+        if isinstance(value, Sealed) and not value.readable:
+            return getattr(model_instance, self.attname)
+        value = plain(value)
+        return digest(source_field.kind, normalize(source_field.kind, value)) if value else None
+
+    def pre_save(self, model_instance, add):
+        result = self.compute(model_instance)
         setattr(model_instance, self.attname, result)
         return result
 
 
 def encrypted_fields(model) -> list[EncryptedField]:
     return [f for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
+
+
+def bind_personal_data(obj) -> None:
+    """Encrypt ``obj``'s personal data for its row and fill its digests (what ``save``
+    does), for writers that use ``bulk_update``."""
+    for f in obj._meta.concrete_fields:
+        if isinstance(f, EncryptedField):
+            f.pre_save(obj, False)
+    for f in obj._meta.concrete_fields:
+        if isinstance(f, DigestField):
+            f.pre_save(obj, False)

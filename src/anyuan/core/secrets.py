@@ -10,6 +10,28 @@ from pathlib import Path
 log = logging.getLogger("anyuan.secrets")
 
 
+def private_files() -> None:
+    """Files this process creates are its owner's alone: mode 0600, directories 0700 (the
+    SQLite database and its -wal/-shm, keys, uploads, exports). Every anyuan process
+    calls it at start-up (``anyuan.settings``)."""
+    os.umask(0o077)
+
+
+def make_private(path: Path) -> None:
+    """``chmod`` an existing file to 0600 (a directory to 0700), e.g. a database created
+    before the umask was set; a file owned by someone else is left alone."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.geteuid():
+        return
+    mode = 0o700 if path.is_dir() else 0o600
+    if st.st_mode & 0o777 != mode:
+        os.chmod(path, mode)
+
+
 def secret_from_env_or_file(env_name: str, path: Path, nbytes: int = 32) -> str:
     """Return the secret in ``env_name``, else the one kept in ``path``.
 

@@ -24,7 +24,7 @@ from django.views.generic import TemplateView
 
 from anyuan.core import actions, net
 from anyuan.core.forms import scoped_modelform
-from anyuan.core.personal import EncryptedField, digest_or_none, mask, normalize
+from anyuan.core.personal import EncryptedField, digest_or_none, normalize
 from anyuan.core.roles import (
     ADD,
     CHANGE,
@@ -265,6 +265,12 @@ def cell_type(field) -> str:
     return "text"
 
 
+def rate_limited(request, error: "actions.RateLimited"):
+    response = render(request, "429.html", {"message": str(error)}, status=429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 # the keyed hash of a personal-data search, as it appears in a list URL: kind.hexdigest
 HASHED_SEARCH = re.compile(r"^([a-z_]+)\.([0-9a-f]{64})$")
 MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -283,18 +289,24 @@ class ObjectListView(ObjectMixin, View):
 
     # -- the query ----------------------------------------------------------------------
 
-    def personal_search(self, q: str) -> list[tuple[str, str, str]]:
-        """(kind, digest, masked) for each personal-data kind ``q`` is a valid value of."""
+    def personal_kinds(self, q: str) -> list[str]:
+        """The personal-data kinds ``q`` is a valid value of (looked up by keyed hash and
+        kept out of the address)."""
         found = []
         for kind in dict.fromkeys(kind for _field, kind in self.search_digests):
-            d = digest_or_none(kind, q)
-            if d is None:
+            if digest_or_none(kind, q) is None:
                 continue
-            value = normalize(kind, q)
-            if kind == "phone" and not MOBILE.match(value):
+            if kind == "phone" and not MOBILE.match(normalize(kind, q)):
                 continue  # landlines and service numbers are an enterprise's, not a person's
-            found.append((kind, d, mask(kind, value)))
+            found.append(kind)
         return found
+
+    def personal_search(self, q: str, kinds) -> list[tuple[str, str, str]]:
+        """(kind, digest, masked) for ``q`` — counted and audited (see
+        :func:`anyuan.core.actions.search_personal`)."""
+        return actions.search_personal(
+            self.request.user, self.model, q, kinds, remote_addr=client_ip(self.request)
+        )
 
     def filtered(self):
         qs = self.queryset()
@@ -303,10 +315,11 @@ class ObjectListView(ObjectMixin, View):
             cond = Q()
             for f in self.search_fields:
                 cond |= Q(**{f"{f}__icontains": q})
-            for field, kind in self.search_digests:
-                d = digest_or_none(kind, q)
-                if d:
-                    cond |= Q(**{f"{field}_digest": d})
+            kinds = [kind for _field, kind in self.search_digests]
+            for kind, d, _masked in self.personal_search(q, kinds):  # e.g. a landline
+                for field, k in self.search_digests:
+                    if k == kind:
+                        cond |= Q(**{f"{field}_digest": d})
             qs = qs.filter(cond)
         hashed = self.request.GET.getlist("qh")
         if hashed:
@@ -353,12 +366,16 @@ class ObjectListView(ObjectMixin, View):
         """The search form posts here and is sent on to the list's address. A personal-data
         value typed into it (an ID number, a phone) is replaced by its keyed hash, so it
         never appears in an address bar, a browser history or a server log."""
-        return HttpResponseRedirect(self.search_url(request.POST), status=303)
+        try:
+            return HttpResponseRedirect(self.search_url(request.POST), status=303)
+        except actions.RateLimited as e:
+            return rate_limited(request, e)
 
     def search_url(self, data) -> str:
         params = QueryDict(mutable=True)
         q = (data.get("q") or "").strip()
-        personal = self.personal_search(q) if q else []
+        kinds = self.personal_kinds(q) if q else []
+        personal = self.personal_search(q, kinds) if kinds else []
         if personal:
             params.setlist("qh", [f"{kind}.{d}" for kind, d, _m in personal])
             params["qm"] = personal[0][2]
@@ -377,11 +394,14 @@ class ObjectListView(ObjectMixin, View):
 
     def get(self, request, *args, **kwargs):
         q = (request.GET.get("q") or "").strip()
-        if q and self.personal_search(q):
-            # an ID number or phone in the address: move it out (see post())
-            data = request.GET.copy()
-            return HttpResponseRedirect(self.search_url(data), status=303)
-        qs = self.filtered()
+        try:
+            if q and self.personal_kinds(q):
+                # an ID number or phone in the address: move it out (see post())
+                data = request.GET.copy()
+                return HttpResponseRedirect(self.search_url(data), status=303)
+            qs = self.filtered()
+        except actions.RateLimited as e:
+            return rate_limited(request, e)
         related = [
             c
             for c in self.columns

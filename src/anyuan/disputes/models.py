@@ -20,7 +20,7 @@ from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from anyuan.core.personal import DigestField, EncryptedField
+from anyuan.core.personal import DigestField, EncryptedField, RowKeyField
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -279,6 +279,7 @@ class CaseParty(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    row_key = RowKeyField()  # what its personal data is bound to
     phone = EncryptedField(_("phone"), kind="phone")
     phone_digest = DigestField(source="phone")
     # the party's access code (一案一码) is shown once, when issued; only its keyed hash is kept

@@ -4,10 +4,9 @@ from django.db.models import Q
 from ninja import Router, Schema
 
 from anyuan.core.api import DbInt, crud
-from anyuan.core.personal import digest_or_none
 from anyuan.core.schemas import model_schemas
 from anyuan.registry import models as m
-from anyuan.registry.catalog import FIELDS
+from anyuan.registry.catalog import DIGEST_SEARCH, FIELDS
 
 router = Router()
 
@@ -56,15 +55,6 @@ class PersonFilters(NameFilters):
     card_number: str | None = None
     employee_number: str | None = None
     face_id: str | None = None
-
-    @staticmethod
-    def search(qs, q):
-        cond = Q(name__icontains=q)
-        for field, kind in (("id_number", "id_number"), ("phone", "phone")):
-            d = digest_or_none(kind, q)
-            if d:
-                cond |= Q(**{f"{field}_digest": d})
-        return qs.filter(cond)
 
 
 class PersonRefFilters(Schema):
@@ -122,4 +112,5 @@ for model, fields in FIELDS.items():
         update=Patch,
         filters=FILTERS.get(model, NameFilters if hasattr(model, "name") else None),
         path=f"/{model._meta.model_name}",
+        search_digests=DIGEST_SEARCH.get(model, []),
     )

@@ -41,7 +41,14 @@ class ImportOut(Schema):
 
 @router.post(
     "/import/{kind}",
-    response={200: ImportOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ImportOut},
+    response={
+        200: ImportOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        413: ErrorOut,
+        422: ImportOut,
+        429: ErrorOut,
+    },
     summary="Import a CSV or XLSX file (all rows or none)",
 )
 def import_kind(request, kind: str, file: File[UploadedFile], dry_run: Form[bool] = False):

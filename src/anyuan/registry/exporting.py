@@ -51,7 +51,7 @@ def _text(value, reveal: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, Sealed):
-        return value.reveal() if reveal else value.masked
+        return value.reveal() if reveal and value.readable else value.masked
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, dt.datetime):

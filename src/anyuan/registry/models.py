@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from anyuan.core import identifiers
-from anyuan.core.personal import DigestField, EncryptedField, plain
+from anyuan.core.personal import DigestField, EncryptedField, RowKeyField, plain
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -148,6 +148,7 @@ class Officer(RegistryModel):
     badge_number = models.CharField(_("badge number"), max_length=20)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.POLICE)
     duty = models.CharField(_("duty"), max_length=20, choices=Duty.choices, default=Duty.COMMUNITY)
+    row_key = RowKeyField()  # what its personal data is bound to
     phone = EncryptedField(_("phone"), kind="phone")
     phone_digest = DigestField(source="phone")
     grids = models.ManyToManyField(
@@ -588,6 +589,7 @@ class Person(RegistryModel):
         related_name="workers",
     )
     name = models.CharField(_("full name"), max_length=50)
+    row_key = RowKeyField()  # what its personal data is bound to
     id_number = EncryptedField(_("ID number"), kind="id_number")
     id_number_digest = DigestField(source="id_number")
     birth_date = models.DateField(_("date of birth"), null=True, blank=True, editable=False)
@@ -902,6 +904,7 @@ class WatchlistEntry(RegistryModel):
         related_name="watchlist_entries",
     )
     name = models.CharField(_("name"), max_length=50, blank=True)
+    row_key = RowKeyField()  # what its personal data is bound to
     id_number = EncryptedField(_("ID number"), kind="id_number")
     id_number_digest = DigestField(source="id_number")
     face_id = models.CharField(_("face match id"), max_length=64, blank=True)

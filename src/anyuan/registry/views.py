@@ -119,14 +119,17 @@ class ImportView(generic.ObjectMixin, View):
                 remote_addr=generic.client_ip(request),
             )
             return HttpResponseRedirect(job.get_absolute_url(), status=303)
-        result = import_file(
-            self.kind().name,
-            getattr(upload, "file", upload),
-            filename=upload.name,
-            actor=request.user,
-            dry_run=form.cleaned_data["dry_run"],
-            remote_addr=generic.client_ip(request),
-        )
+        try:
+            result = import_file(
+                self.kind().name,
+                getattr(upload, "file", upload),
+                filename=upload.name,
+                actor=request.user,
+                dry_run=form.cleaned_data["dry_run"],
+                remote_addr=generic.client_ip(request),
+            )
+        except actions.RateLimited as e:
+            return generic.rate_limited(request, e)
         return self.page(
             ImportForm(),
             status=200 if result.ok else 400,
@@ -257,7 +260,10 @@ class ExportView(generic.ObjectMixin, View):
     def download(self, fmt, *, reveal, reason, form=None):
         kind = self.kind().name
         reveal = reveal and exporting.has_personal_data(kind)
-        qs = self.rows_to_export()
+        try:  # a search by an exact ID number or phone is counted here too
+            qs = self.rows_to_export()
+        except actions.RateLimited as e:
+            return generic.rate_limited(self.request, e)
         try:
             exporting.authorise(
                 kind,

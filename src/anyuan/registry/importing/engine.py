@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from anyuan.core import audit, personal, spreadsheets
-from anyuan.core.actions import CONTROL_CHARACTERS_MESSAGE
+from anyuan.core.actions import CONTROL_CHARACTERS_MESSAGE, not_saved, within_limit
 from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
 from anyuan.core.roles import ENTERPRISE_ROLES, IMPORT, POLICE_ROLES, VIEW, user_can
@@ -317,6 +317,8 @@ class Kind:
         for f in self.model._meta.concrete_fields:
             if f.primary_key or f.name in ("created", "updated"):
                 continue
+            if isinstance(f, personal.RowKeyField):
+                continue  # each new object makes its own
             out[f.attname] = f.get_default()
         return out
 
@@ -482,6 +484,9 @@ def match_existing(kind: Kind, rows: list[Row], ctx: Context) -> dict[Any, dict]
         fields.update(row.values)
     fields -= encrypted
     fields.discard("pk")
+    row_key = personal.row_key_field(kind.model)
+    if row_key is not None:  # an update re-encrypts for the stored row's key
+        fields.add(row_key.attname)
     names = ["pk", *sorted(fields)]
     stored: dict[Any, dict] = {}
     for values in kind.existing(ctx, rows).order_by("pk").values(*names).iterator(chunk_size=5000):
@@ -506,11 +511,9 @@ def check_final(kind: Kind, rows: list[Row], stored: dict, ctx: Context) -> None
         if current is not None:
             row.pk = current["pk"]
             if importable is not None and row.pk not in importable:
-                ctx.error(
-                    row,
-                    kind.key_column,
-                    _("A record with this key exists and is outside your scope."),
-                )
+                # the same answer as a value taken in scope: whether a record exists out
+                # of the actor's reach is not told (core.actions.not_saved)
+                ctx.error(row, kind.key_column, not_saved())
                 continue
             final = {**current, **row.values}
         else:
@@ -575,7 +578,7 @@ def check_uniques(kind: Kind, rows: list[Row], stored: dict, ctx: Context) -> No
             if value in taken:
                 first = taken[value]
                 if first is None:
-                    ctx.error(row, column, _("Already used by another record."))
+                    ctx.error(row, column, not_saved())
                 else:
                     ctx.error(row, column, _("Also used on line %d.") % first)
             else:
@@ -598,22 +601,13 @@ def is_unchanged(kind: Kind, row: Row, stored: dict) -> bool:
     return not row.m2m or row.extra.get("m2m_same", False)
 
 
-def sealed_values(model, values: dict) -> dict:
-    """``values`` with personal data encrypted (``Sealed`` carrying token and plaintext)."""
-    out = dict(values)
-    for f in personal.encrypted_fields(model):
-        v = out.get(f.attname)
-        if isinstance(v, str):
-            out[f.attname] = (
-                personal.Sealed(f.kind, token=personal.encrypt(v), plain=v) if v else ""
-            )
-    return out
-
-
 def bulk_write(model, creates: list[Row], updates: list[Row], bar) -> None:
+    """``bulk_create`` encrypts each new object for its own row; ``bulk_update`` does not
+    call ``pre_save``, so updated objects are bound to their stored row key here."""
+    row_key = personal.row_key_field(model)
     for start in range(0, len(creates), BATCH):
         chunk = creates[start : start + BATCH]
-        objs = [model(**sealed_values(model, r.values)) for r in chunk]
+        objs = [model(**r.values) for r in chunk]
         model._base_manager.bulk_create(objs, batch_size=500)
         for r, obj in zip(chunk, objs, strict=True):
             r.pk = obj.pk
@@ -627,7 +621,10 @@ def bulk_write(model, creates: list[Row], updates: list[Row], bar) -> None:
             chunk = group[start : start + BATCH]
             objs = []
             for r in chunk:
-                obj = model(pk=r.pk, **sealed_values(model, r.values))
+                obj = model(pk=r.pk, **r.values)
+                if row_key is not None:
+                    setattr(obj, row_key.attname, r.final[row_key.attname])
+                    personal.bind_personal_data(obj)
                 obj.updated = now
                 objs.append(obj)
             if fields:
@@ -688,15 +685,52 @@ def import_file(
 ) -> ImportResult:
     """Import one file of ``kind_name`` as ``actor`` (``None``: the system).
 
-    Raises ``KeyError`` for an unknown kind and ``PermissionDenied`` if the actor may not
-    import this kind at all; every other problem is in the result, and then nothing was
-    written.
+    Raises ``KeyError`` for an unknown kind, ``PermissionDenied`` if the actor may not
+    import this kind at all, and ``RateLimited`` past ``ANYUAN_IMPORT_CHECK_LIMIT`` imports
+    by the actor in its window; every other problem is in the result, and then nothing
+    was written.
+
+    A dry run, or an import refused for its problems, tells which of the file's keys are
+    taken; so each is audited (``dry_run`` / ``written: false``) as well as counted.
     """
     from anyuan.registry.importing.kinds import KINDS
 
     kind = KINDS[kind_name]
     if actor is not None and not user_can(actor, kind.model, IMPORT):
         raise PermissionDenied(_("You may not import %s.") % kind.model._meta.verbose_name_plural)
+    if actor is not None:
+        within_limit(
+            actor,
+            "import",
+            settings.ANYUAN_IMPORT_CHECK_LIMIT,
+            _("Too many imports and checks: try again in %(minutes)d minutes."),
+        )
+    result = _import_file(kind, kind_name, fileobj, filename, actor, dry_run, progress, remote_addr)
+    if dry_run or not result.ok:
+        audit.record(
+            actor,
+            AuditAction.IMPORT,
+            object_type=kind.model._meta.label_lower,
+            object_repr=(
+                f"{result.filename or kind_name} ({result.rows} × "
+                f"{kind.model._meta.verbose_name_plural}, "
+                f"{_('dry run') if dry_run else _('refused')})"
+            )[:200],
+            after={
+                "kind": kind_name,
+                "file": result.filename,
+                "sha256": result.sha256,
+                "dry_run": dry_run,
+                "written": False,
+                "rows": result.rows,
+                "problems": len(result.problems),
+            },
+            remote_addr=remote_addr,
+        )
+    return result
+
+
+def _import_file(kind, kind_name, fileobj, filename, actor, dry_run, progress, remote_addr):
     progress = progress or no_progress
     result = ImportResult(kind=kind_name, filename=Path(filename or "").name, dry_run=dry_run)
     result.sha256 = file_sha256(fileobj)
@@ -765,9 +799,7 @@ def import_file(
         result.problems = e.problems
     except IntegrityError:
         # the checks above should have found it; the database's own text may quote values
-        result.problems = [
-            Problem(None, "", "", _("A value is already taken by another record (database check)."))
-        ]
+        result.problems = [Problem(None, "", "", not_saved())]
     finally:
         bar.close()
     if result.problems:

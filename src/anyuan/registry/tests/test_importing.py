@@ -15,7 +15,7 @@ from django.utils import translation
 from ninja.testing import TestClient
 
 from anyuan.accounts.models import User
-from anyuan.core.actions import ValidationFailed
+from anyuan.core.actions import ValidationFailed, not_saved
 from anyuan.core.models import AuditEntry
 from anyuan.core.personal import digest
 from anyuan.core.roles import Role
@@ -126,10 +126,11 @@ def test_good_people_file_imports_fully_encrypted_and_findable(place):
     # encrypted at rest: the raw column holds ciphertext, not the ID number
     number = make_id_number(3)
     with connection.cursor() as cur:
-        cur.execute("SELECT id_number, phone FROM registry_person")
+        cur.execute("SELECT id_number, phone, row_key FROM registry_person")
         raw = cur.fetchall()
-    assert all(number not in (v or "") and make_phone(3) not in (p or "") for v, p in raw)
-    assert any((v or "").startswith("v1:") for v, _p in raw)
+    assert all(number not in (v or "") and make_phone(3) not in (p or "") for v, p, _k in raw)
+    assert any((v or "").startswith("v2:") for v, _p, _k in raw)
+    assert len({k for _v, _p, k in raw}) == len(raw)  # each row its own key, not one default
 
     # the digests were filled: exact look-ups find the person
     person = m.Person.objects.get(id_number_digest=digest("id_number", number))
@@ -182,7 +183,9 @@ def test_dry_run_writes_nothing(place):
     result = run("people", csv_bytes(PEOPLE_HEADER, [person_row(place, 1)]), dry_run=True)
     assert result.ok and result.created == 1
     assert not m.Person.objects.exists()
-    assert not AuditEntry.objects.filter(action="import").exists()
+    # nothing but its audit record: a dry run tells which keys are taken
+    (entry,) = AuditEntry.objects.filter(action="import")
+    assert entry.after["dry_run"] is True and entry.after["written"] is False
 
 
 # --- bad files ------------------------------------------------------------------------------------
@@ -207,7 +210,8 @@ def test_bad_rows_refuse_the_whole_file_and_each_is_reported(place):
 
     assert not result.ok
     assert m.Person.objects.count() == 0
-    assert not AuditEntry.objects.filter(action="import").exists()
+    (entry,) = AuditEntry.objects.filter(action="import")  # the refused check, audited
+    assert entry.after["written"] is False and entry.after["problems"] == len(result.problems)
     found = problems_at(result)
     assert "check digit" in found[(3, "id_number")]
     assert "check character" in found[(4, "enterprise_credit_code")]
@@ -353,14 +357,16 @@ def test_enterprise_admin_imports_only_into_own_enterprise(place):
 
     ok = run("people", csv_bytes(PEOPLE_HEADER, rows[:1]), actor=place.admin1)
     assert ok.ok and ok.created == 1, ok.problems
-    assert AuditEntry.objects.get(action="import").actor == place.admin1
+    written = [e for e in AuditEntry.objects.filter(action="import") if "written" not in e.after]
+    assert [e.actor for e in written] == [place.admin1]
 
     # a person of the neighbour enterprise, stored already: the key matches, but out of scope
     m.Person.objects.create(
         station=place.a, enterprise=place.e2, name="邻居", id_number=make_id_number(50)
     )
     clash = run("people", csv_bytes(PEOPLE_HEADER, [person_row(place, 50)]), actor=place.admin1)
-    assert "outside your scope" in problems_at(clash)[(2, "id_number")]
+    # refused with the one neutral message: it does not say the number exists elsewhere
+    assert problems_at(clash)[(2, "id_number")] == not_saved()
     assert (
         m.Person.objects.get(id_number_digest=digest("id_number", make_id_number(50))).name
         == "邻居"
