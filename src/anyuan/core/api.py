@@ -16,7 +16,7 @@ from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
-from anyuan.core import actions, net
+from anyuan.core import actions, net, personal
 from anyuan.core.personal import EncryptedField
 from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
 
@@ -181,6 +181,12 @@ def crud(
         q = conditions.pop("q", None)
         if q and hasattr(filters, "search"):
             qs = filters.search(qs, q)
+        # no filtering by personal data, nor by who reported where the caller may not see it
+        conditions = {
+            k: v
+            for k, v in conditions.items()
+            if personal.may_look_up(request.auth, model, k.split("__")[0])
+        }
         return qs.filter(**conditions)
 
     @router.get(
@@ -234,7 +240,9 @@ def crud(
             actions.delete(request.auth, obj, remote_addr=client_ip(request))
             return Status(204, None)
 
-    if any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields):
+    if personal.disclosure(model).derived or any(
+        isinstance(f, EncryptedField) for f in model._meta.concrete_fields
+    ):
 
         @router.post(
             f"{base}/{{int:pk}}/reveal",
