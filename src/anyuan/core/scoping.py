@@ -35,6 +35,9 @@ class Scope:
     multi: bool = False
     # Path to the user a row belongs to (API tokens): users always view and change their own.
     own: str | None = None
+    # Of their enterprise's rows, enterprise users reach only these (warning information:
+    # what the enterprise reported, not what an informant or the police reported about it).
+    enterprise_rows: Q | None = None
 
 
 def scope_q(model, user, action: str) -> Q | None:
@@ -65,6 +68,8 @@ def _role_q(model, user, action: str) -> Q | None:
         if not user.enterprise_id:
             return None
         q = Q(**{scope.enterprise: user.enterprise_id}) if scope.enterprise else None
+        if q is not None and scope.enterprise_rows is not None:
+            q &= scope.enterprise_rows
         if action == VIEW and scope.shared:
             shared = scope.shared(user)
             q = shared if q is None else q | shared
