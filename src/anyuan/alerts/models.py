@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from anyuan.core.personal import Disclosure
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -158,6 +159,7 @@ class Alert(models.Model):
 
     objects = ScopedQuerySet.as_manager()
     scope = Scope(station="station", enterprise="enterprise")
+    disclosure = Disclosure(safe={"source_key": "the device, zone or rule that raised it"})
 
     class Meta:
         verbose_name = _("alert")

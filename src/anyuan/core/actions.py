@@ -20,10 +20,10 @@ from anyuan.core.events import publish_on_commit
 from anyuan.core.models import AuditAction
 from anyuan.core.personal import (
     DigestField,
-    EncryptedField,
     Sealed,
     digest,
     encrypted_fields,
+    is_personal,
     mask,
     normalize,
 )
@@ -321,8 +321,8 @@ def delete(actor, obj, *, remote_addr=None) -> None:
 def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str:
     """The plaintext of one personal-data field, for a stated reason, audited."""
     model = type(obj)
-    field = model._meta.get_field(field_name)
-    if not isinstance(field, EncryptedField):
+    model._meta.get_field(field_name)
+    if not is_personal(model, field_name):
         raise ValidationFailed({"field": [_("This field holds no personal data.")]})
     reason = (reason or "").strip()
     check_text({"reason": reason})
@@ -344,7 +344,11 @@ def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str
             reason=reason,
             remote_addr=remote_addr,
         )
-    return value.reveal() if isinstance(value, Sealed) else ""
+    if isinstance(value, Sealed):
+        return value.reveal()
+    if value is None or value == "":
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def record_export(

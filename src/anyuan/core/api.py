@@ -16,7 +16,7 @@ from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
-from anyuan.core import actions, net
+from anyuan.core import actions, net, personal
 from anyuan.core.personal import EncryptedField
 from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
 
@@ -208,6 +208,12 @@ def crud(
                 qs = (by_text | qs.filter(by_digest)) if found else by_text
             elif found:
                 qs = qs.filter(by_digest)
+        # no filtering by personal data, nor by who reported where the caller may not see it
+        conditions = {
+            k: v
+            for k, v in conditions.items()
+            if personal.may_look_up(request.auth, model, k.split("__")[0])
+        }
         return qs.filter(**conditions)
 
     @router.get(
@@ -261,7 +267,9 @@ def crud(
             actions.delete(request.auth, obj, remote_addr=client_ip(request))
             return Status(204, None)
 
-    if any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields):
+    if personal.disclosure(model).derived or any(
+        isinstance(f, EncryptedField) for f in model._meta.concrete_fields
+    ):
 
         @router.post(
             f"{base}/{{int:pk}}/reveal",

@@ -1,6 +1,9 @@
 """Audit records: who did what to which object, when, with before/after snapshots.
 
-Snapshots never hold personal data in clear: encrypted fields appear masked.
+Snapshots never hold personal data in clear: encrypted fields, and the values a model
+declares derived from them (``disclosure.derived``), appear masked. Who reported what
+(``disclosure.police_only``) is kept for the police; :func:`disclosed` takes it out of a
+snapshot shown to anyone else.
 """
 
 import datetime as dt
@@ -9,6 +12,7 @@ import uuid
 
 from django.db import models
 
+from anyuan.core import personal
 from anyuan.core.models import AuditEntry
 from anyuan.core.personal import EncryptedField, RowKeyField, Sealed, mask
 from anyuan.core.scoping import owner_ids
@@ -29,6 +33,7 @@ def _jsonable(value):
 
 def snapshot(obj: models.Model) -> dict:
     data = {}
+    derived = personal.derived_names(type(obj))
     for field in obj._meta.concrete_fields:
         if field.name.endswith("_digest") or field.name in ("token_digest", "password"):
             continue
@@ -38,11 +43,27 @@ def snapshot(obj: models.Model) -> dict:
         if isinstance(field, EncryptedField) and value and not isinstance(value, Sealed):
             # personal data set in clear on an object not yet cleaned or reloaded
             value = mask(field.kind, str(value))
+        if field.name in derived:
+            value = personal.mask_derived(value)
         data[field.name] = _jsonable(value)
     if obj.pk:
         for field in obj._meta.many_to_many:
             data[field.name] = sorted(getattr(obj, field.attname).values_list("pk", flat=True))
     return data
+
+
+def disclosed(user, object_type: str, data):
+    """A snapshot as ``user`` may see it: without the police-only fields of its model."""
+    from django.apps import apps
+
+    if not isinstance(data, dict) or not object_type:
+        return data
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return data
+    hidden = personal.hidden_names(user, model, data)
+    return {k: v for k, v in data.items() if k not in hidden} if hidden else data
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:

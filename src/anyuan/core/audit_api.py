@@ -5,6 +5,7 @@ from typing import Any
 
 from ninja import Router, Schema
 
+from anyuan.core import audit
 from anyuan.core.api import DbInt, crud
 from anyuan.core.models import AuditEntry
 
@@ -23,6 +24,14 @@ class AuditOut(Schema):
     before: Any = None
     after: Any = None
     reason: str
+
+    @staticmethod
+    def resolve_before(obj, context):
+        return audit.disclosed(context["request"].auth, obj.object_type, obj.before)
+
+    @staticmethod
+    def resolve_after(obj, context):
+        return audit.disclosed(context["request"].auth, obj.object_type, obj.after)
 
 
 class AuditFilters(Schema):

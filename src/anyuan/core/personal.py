@@ -17,15 +17,19 @@
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import logging
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from types import SimpleNamespace
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -493,3 +497,187 @@ def bind_personal_data(obj) -> None:
     for f in obj._meta.concrete_fields:
         if isinstance(f, DigestField):
             f.pre_save(obj, False)
+
+
+# --- what a model's fields disclose: derived personal data, who reported what ---------
+#
+# Besides its EncryptedFields, a model declares ``disclosure = Disclosure(...)``:
+#
+# - ``derived``: values computed from personal data (a date of birth, an age, a sex, a
+#   region taken from an ID number). They are personal data too: every output (pages,
+#   API, exports, audit snapshots) shows them masked, like the encrypted values, and
+#   nobody may filter, search or sort by them; the audited reveal gives the value.
+# - ``police_only``: who reported what (the reporter, the reporting account, the source).
+#   Shown to the police, and to the reporters themselves on their own reports (the scope's
+#   path to the person); to everyone else withheld, and not searchable, filterable or
+#   sortable. ``police_only_if`` limits it to some rows (a case's "report" step names
+#   the reporter; its other steps name the handlers).
+# - ``safe``: fields whose name looks like one of the above but which are not, each with
+#   the reason (core/tests/test_disclosure.py fails on an undeclared look-alike).
+#
+# The output mechanism consults it: core/schemas.py (API schemas), core/views.py (the
+# generic pages, their search, filters and sorting), core/api.py (list filters),
+# registry/exporting.py, core/audit.py (snapshots), live/actions.py (live messages) and
+# :func:`disclosed` for hand-written templates.
+
+MASKED_DATE = "****-**-**"
+MASKED = "****"
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    derived: tuple[str, ...] = ()
+    police_only: tuple[str, ...] = ()
+    police_only_if: Callable[[object], bool] | None = None
+    safe: dict[str, str] = field(default_factory=dict)
+
+
+NO_DECLARATION = Disclosure()
+
+
+def disclosure(model) -> Disclosure:
+    return getattr(model, "disclosure", NO_DECLARATION)
+
+
+@cache
+def _names(model, names) -> frozenset[str]:
+    """Field names and, for foreign keys, their attnames (``reporter`` and ``reporter_id``)."""
+    found = set()
+    for name in names:
+        found.add(name)
+        # a declared name that is not a field is caught by core/tests/test_disclosure.py
+        with suppress(Exception):
+            found.add(model._meta.get_field(name).attname)
+    return frozenset(found)
+
+
+def derived_names(model) -> frozenset[str]:
+    return _names(model, disclosure(model).derived)
+
+
+def police_only_names(model) -> frozenset[str]:
+    return _names(model, disclosure(model).police_only)
+
+
+def sees_reporters(user) -> bool:
+    """The police (and platform operators) see who reported anything in their scope;
+    ``None`` is the system (command-line exports). Informants and employees see it on
+    their own reports only (:func:`hidden_names`)."""
+    from anyuan.core.roles import is_police
+
+    return user is None or is_police(user)
+
+
+def _reported_by(user, model, obj) -> bool:
+    """Is ``obj`` (a row or a snapshot) ``user``'s own report, by the model's scope path
+    to its person (``reporter``, ``case__reporter``)?"""
+    from anyuan.core.roles import PERSONAL_ROLES
+
+    path = getattr(getattr(model, "scope", None), "person", None)
+    person = getattr(user, "person_id", None)
+    if obj is None or not path or not person or getattr(user, "role", None) not in PERSONAL_ROLES:
+        return False
+    *hops, last = path.split("__")
+    target = obj
+    for hop in hops:
+        target = target.get(hop) if isinstance(target, dict) else getattr(target, hop, None)
+        if target is None:
+            return False
+    if isinstance(target, dict):
+        return target.get(last, target.get(f"{last}_id")) == person
+    try:
+        field = target._meta.get_field(last)
+    except Exception:
+        return False
+    return getattr(target, field.attname, None) == person
+
+
+def mask_derived(value) -> str:
+    if value is None or value == "":
+        return ""
+    return MASKED_DATE if isinstance(value, dt.date) else MASKED
+
+
+def hidden_names(user, model, obj=None) -> frozenset[str]:
+    """Police-only names withheld from ``user`` (on ``obj``, if given; without a row, as
+    for a row that is not theirs)."""
+    names = police_only_names(model)
+    if not names or sees_reporters(user) or _reported_by(user, model, obj):
+        return frozenset()
+    condition = disclosure(model).police_only_if
+    if obj is not None and condition is not None:
+        row = SimpleNamespace(**obj) if isinstance(obj, dict) else obj
+        try:
+            applies = condition(row)
+        except AttributeError:  # a partial snapshot: withhold
+            applies = True
+        if not applies:
+            return frozenset()
+    return names
+
+
+def is_personal(model, name: str) -> bool:
+    """An encrypted field or a value derived from one: masked, revealed only with a reason."""
+    try:
+        if isinstance(model._meta.get_field(name), EncryptedField):
+            return True
+    except Exception:
+        return False
+    return name in derived_names(model)
+
+
+def may_look_up(user, model, name: str) -> bool:
+    """May ``user`` filter, search or sort ``model`` by the field ``name``? Never by
+    personal data or a value derived from it; by who reported only where they see it."""
+    return not is_personal(model, name) and name not in hidden_names(user, model)
+
+
+def shown(user, obj, name: str, value=None):
+    """The value of ``obj.name`` as ``user`` may see it: derived values masked, police-only
+    ones withheld (``""`` / ``None``)."""
+    model = type(obj) if not isinstance(obj, dict) else None
+    return _shown(user, model, obj, name, value)
+
+
+def _shown(user, model, obj, name, value=None):
+    if value is None:
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    if model is not None:
+        if name in derived_names(model):
+            return mask_derived(value)
+        if name in hidden_names(user, model, obj):
+            return "" if isinstance(value, str) else None
+    return value
+
+
+class disclosed:
+    """``obj`` as ``user`` may see it, for templates: declared fields (and their
+    ``get_…_display``) come masked or withheld, everything else from ``obj``."""
+
+    __slots__ = ("_hidden", "_model", "_obj", "_user")
+
+    def __init__(self, obj, user):
+        self._obj, self._user, self._model = obj, user, type(obj)
+        self._hidden = derived_names(self._model) | hidden_names(user, self._model, obj)
+
+    def __getattr__(self, name):
+        if name in self._hidden:
+            return _shown(self._user, self._model, self._obj, name)
+        if name.startswith("get_") and name.endswith("_display") and name[4:-8] in self._hidden:
+            return lambda: _shown(self._user, self._model, self._obj, name[4:-8])
+        return getattr(self._obj, name)
+
+    def __str__(self):
+        return str(self._obj)
+
+
+@cache
+def undisclosable_names() -> frozenset[str]:
+    """Every name declared derived or police-only on any model (for live messages, which
+    carry plain keys)."""
+    from django.apps import apps
+
+    names = set()
+    for model in apps.get_models():
+        names |= derived_names(model) | police_only_names(model)
+    return frozenset(names)

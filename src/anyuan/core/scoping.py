@@ -46,6 +46,9 @@ class Scope:
     # Path to the role of the account a row is or belongs to (users, API tokens): a role
     # reaches only the accounts of the roles it manages (core.roles.MANAGED_BY).
     role: str | None = None
+    # Of their enterprise's rows, enterprise users reach only these (warning information:
+    # what the enterprise reported, not what an informant or the police reported about it).
+    enterprise_rows: Q | None = None
 
 
 def scope_q(model, user, action: str) -> Q | None:
@@ -83,6 +86,8 @@ def _place_q(model, user, action: str) -> Q | None:
         if not user.enterprise_id:
             return None
         q = Q(**{scope.enterprise: user.enterprise_id}) if scope.enterprise else None
+        if q is not None and scope.enterprise_rows is not None:
+            q &= scope.enterprise_rows
         if action == VIEW and scope.shared:
             shared = scope.shared(user)
             q = shared if q is None else q | shared

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from anyuan.core import actions, net
+from anyuan.core import actions, audit, net, personal
 from anyuan.core.forms import scoped_modelform
 from anyuan.core.personal import EncryptedField, digest_or_none, normalize
 from anyuan.core.roles import (
@@ -59,6 +59,23 @@ def field_at(model, path: str):
         except FieldDoesNotExist:
             return None
     return field
+
+
+def may_look_up(user, model, path: str) -> bool:
+    """May ``user`` search, filter or sort ``model`` by ``path`` (``person__birth_date``)?
+    Not by personal data or what is derived from it, nor by who reported what unless they
+    may see it (the model's ``disclosure``)."""
+    for part in path.split("__"):
+        if model is None:
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return True  # a lookup (icontains, isnull)
+        if not personal.may_look_up(user, model, part):
+            return False
+        model = field.related_model
+    return True
 
 
 def list_filters_of(url_name: str) -> list[str]:
@@ -313,7 +330,7 @@ class ObjectListView(ObjectMixin, View):
         q = (self.request.GET.get("q") or "").strip()
         if q:
             cond = Q()
-            for f in self.search_fields:
+            for f in self.visible_search_fields():
                 cond |= Q(**{f"{f}__icontains": q})
             kinds = [kind for _field, kind in self.search_digests]
             for kind, d, _masked in self.personal_search(q, kinds):  # e.g. a landline
@@ -330,7 +347,7 @@ class ObjectListView(ObjectMixin, View):
                     if m and m.group(1) == kind:
                         cond |= Q(**{f"{field}_digest": m.group(2)})
             qs = qs.filter(cond) if cond else qs.none()
-        for f in self.filters:
+        for f in self.visible_filters():
             value = self.request.GET.get(f)
             if value not in (None, ""):
                 if value.lstrip("-").isdigit() and abs(int(value)) >= 2**63:
@@ -341,6 +358,14 @@ class ObjectListView(ObjectMixin, View):
                 except (ValueError, TypeError, ValidationError):
                     qs = qs.none()
         return qs
+
+    def visible_search_fields(self) -> list[str]:
+        user = self.request.user
+        return [f for f in self.search_fields if may_look_up(user, self.model, f)]
+
+    def visible_filters(self) -> list[str]:
+        user = self.request.user
+        return [f for f in self.filters if may_look_up(user, self.model, f)]
 
     def sort_key(self) -> str | None:
         sort = self.request.GET.get("sort", "")
@@ -356,6 +381,7 @@ class ObjectListView(ObjectMixin, View):
                 and field.concrete
                 and not field.many_to_many
                 and not isinstance(field, EncryptedField)
+                and may_look_up(self.request.user, self.model, c)
             ):
                 names.add(c)
         return names
@@ -386,7 +412,7 @@ class ObjectListView(ObjectMixin, View):
             if hashed:
                 params.setlist("qh", hashed)
                 params["qm"] = data.get("qm", "")
-        for f in [*self.filters, "sort"]:
+        for f in [*self.visible_filters(), "sort"]:
             if data.get(f) not in (None, ""):
                 params[f] = data[f]
         query = params.urlencode()
@@ -459,7 +485,7 @@ class ObjectListView(ObjectMixin, View):
 
     def search_placeholder(self) -> str:
         labels = []
-        for f in self.search_fields:
+        for f in self.visible_search_fields():
             field = field_at(self.model, f)
             if field is not None:
                 labels.append(str(field.verbose_name))
@@ -495,7 +521,7 @@ class ObjectListView(ObjectMixin, View):
         """The declared filters as form inputs: a select of the scoped choices, or a box."""
         user = self.request.user
         result = []
-        for name in self.filters:
+        for name in self.visible_filters():
             field = field_at(self.model, name)
             value = self.request.GET.get(name, "")
             entry = {
@@ -540,8 +566,11 @@ class ObjectListView(ObjectMixin, View):
         return self.model._meta.get_field(column).verbose_name
 
     def cell_info(self, obj, column) -> dict:
-        value = self.cell(obj, column)
         field = self._field(column)
+        withheld = withheld_cell(self.request.user, obj, column)
+        if withheld is not None:
+            return {"value": withheld, "type": "personal", "url": None, "raw": ""}
+        value = self.cell(obj, column)
         info = {"value": value, "type": cell_type(field), "url": None, "raw": ""}
         if field is not None and field.many_to_one:
             target = getattr(obj, column, None)
@@ -566,6 +595,27 @@ class ObjectListView(ObjectMixin, View):
         return value
 
 
+def withheld_cell(user, obj, column):
+    """What a page shows instead of ``obj.column`` when the model's ``disclosure``
+    declares it: derived personal data masked, who reported what "—" (for those who may
+    not see it); ``None`` when the value is shown as it is."""
+    if column == "__str__":
+        return None
+    *hops, name = column.split("__")
+    for hop in hops:  # a column through a relation: the model it ends at declares it
+        if not may_look_up(user, type(obj), hop):
+            return "—"
+        obj = getattr(obj, hop, None)
+        if obj is None or not hasattr(obj, "_meta"):
+            return None
+    model = type(obj)
+    if name in personal.derived_names(model):
+        return personal.mask_derived(getattr(obj, name)) or "—"
+    if name in personal.hidden_names(user, model, obj):
+        return "—"
+    return None
+
+
 class ObjectDetailView(ObjectMixin, View):
     template_name = "core/object_detail.html"
     exclude_fields = ("id", "created", "updated", "path", "depth")
@@ -575,15 +625,25 @@ class ObjectDetailView(ObjectMixin, View):
         user = request.user
         can_reveal = user_can(user, self.model, REVEAL)
         fields = []
+        hidden = personal.hidden_names(user, self.model, obj)
+        derived = personal.derived_names(self.model)
         for f in self.model._meta.concrete_fields:
             if (
                 f.name in self.exclude_fields
                 or f.name.endswith("digest")
                 or f.name == "token_prefix"
                 or f.name == "password"
+                or f.name in hidden  # who reported it: not shown at all
             ):
                 continue
-            value = ObjectListView.cell(obj, f.name)
+            if f.name in derived:
+                masked = personal.mask_derived(getattr(obj, f.name))
+                fields.append(
+                    {"name": f.name, "label": f.verbose_name, "value": masked or "—",
+                     "type": "personal", "personal": bool(masked), "help": f.help_text}
+                )  # fmt: skip
+                continue
+            value = self.field_value(obj, f)
             if isinstance(f, models.JSONField) and value != "—":
                 value = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
             fields.append(
@@ -643,6 +703,9 @@ class ObjectDetailView(ObjectMixin, View):
             ),
         )
 
+    def field_value(self, obj, field):
+        return ObjectListView.cell(obj, field.name)
+
     def related_lists(self, obj) -> list[dict]:
         """Counts of the rows that point at ``obj``, each a link to the list page filtered
         by it — for every list page that declares a filter leading to this kind."""
@@ -660,6 +723,8 @@ class ObjectDetailView(ObjectMixin, View):
                 field = field_at(model, f)
                 if field is None or not field.is_relation or field.related_model is not self.model:
                     continue
+                if not may_look_up(user, model, f):
+                    continue  # "3 reports by this person": who reported what
                 count = model.objects.restrict(user, VIEW).filter(**{f: obj.pk}).count()
                 add_url = None
                 if "__" not in f and user_can(user, model, ADD):
@@ -779,13 +844,13 @@ class ObjectRevealView(ObjectMixin, View):
             field = self.model._meta.get_field(field_name) if field_name else None
         except FieldDoesNotExist:
             field = None
-        if not isinstance(field, EncryptedField):
+        if field is not None and not personal.is_personal(self.model, field.name):
             field = None
         context = self.context(
             object=obj,
             field=field_name if field else "",
             field_label=field.verbose_name if field else "",
-            masked=str(getattr(obj, field.name) or "—") if field else "",
+            masked=self.masked(obj, field.name) if field else "",
             reveal_url=self.url("reveal", obj.pk),
             **extra,
         )
@@ -794,6 +859,12 @@ class ObjectRevealView(ObjectMixin, View):
         response = render(request, template, context, status=status)
         add_never_cache_headers(response)
         return response
+
+    def masked(self, obj, name) -> str:
+        value = getattr(obj, name)
+        if name in personal.derived_names(self.model):
+            value = personal.mask_derived(value)
+        return str(value or "") or "—"
 
     def get(self, request, *args, **kwargs):
         obj = self.get_object()
@@ -857,7 +928,10 @@ def object_urls(
                 f"{base}/<int:pk>/delete/", delete_view.as_view(model=model), name=f"{name}-delete"
             )
         )
-    if reveal_view and any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields):
+    if reveal_view and (
+        personal.disclosure(model).derived
+        or any(isinstance(f, EncryptedField) for f in model._meta.concrete_fields)
+    ):
         patterns.append(
             path(
                 f"{base}/<int:pk>/reveal/", reveal_view.as_view(model=model), name=f"{name}-reveal"
@@ -877,3 +951,9 @@ class AuditListView(ObjectListView):
 
 class AuditDetailView(ObjectDetailView):
     url_namespace = "core"
+
+    def field_value(self, obj, field):
+        value = super().field_value(obj, field)
+        if field.name in ("before", "after"):
+            return audit.disclosed(self.request.user, obj.object_type, value)
+        return value

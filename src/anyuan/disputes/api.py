@@ -10,8 +10,9 @@ step that is not the caller's to take (another tier's, or a reader's) is a 403.
 
 Never in an answer: the parties' access codes (they are issued and shown once on the case
 page; "New access code" there replaces a lost one) and personal data in clear (a party's
-phone is masked; who reported a case or warning information is given by name only, as on
-the pages).
+phone is masked). Who reported a case, a step or warning information is police-only (the
+models' ``disclosure``): the schemas withhold it from everyone else but the reporters
+themselves (:func:`anyuan.core.schemas.disclosing`).
 """
 
 import datetime as dt
@@ -27,12 +28,15 @@ from ninja.pagination import paginate
 
 from anyuan.core.actions import ValidationFailed
 from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip
+from anyuan.core.personal import may_look_up
 from anyuan.core.roles import PERSONAL_ROLES, VIEW, is_police, user_can
+from anyuan.core.schemas import disclosing
 from anyuan.disputes import actions, stats
 from anyuan.disputes.models import (
     Case,
     CaseAttachment,
     CaseParty,
+    CaseTransition,
     DisputeType,
     GroupWarning,
     Referral,
@@ -83,6 +87,9 @@ class CaseOut(Schema):
     satisfaction: float | None
 
 
+CaseOut = disclosing(Case, CaseOut)
+
+
 class PartyOut(Schema):
     id: int
     kind: str
@@ -113,6 +120,9 @@ class StepOut(Schema):
     @staticmethod
     def resolve_label(obj):
         return str(actions.STEP_LABELS.get(obj.name, obj.name))
+
+
+StepOut = disclosing(CaseTransition, StepOut)
 
 
 class AttachmentOut(Schema):
@@ -197,12 +207,24 @@ def _police(user) -> bool:
     return is_police(user)
 
 
-def detail(user, case: Case) -> dict:
+class CaseDetail:
+    """A case and the parts its answer adds; an object rather than a dict, so that the
+    schema's disclosure resolvers see the case itself (whose report it is)."""
+
+    def __init__(self, case: Case, **parts):
+        self._case, self._parts = case, parts
+
+    def __getattr__(self, name):
+        parts = self.__dict__.get("_parts", {})
+        return parts[name] if name in parts else getattr(self._case, name)
+
+
+def detail(user, case: Case) -> CaseDetail:
     """One case as the case page shows it to ``user``."""
-    data = CaseOut.from_orm(case).dict()
     police = _police(user)
     partners = case.partners.all() if police or user.role not in PERSONAL_ROLES else []
-    data.update(
+    return CaseDetail(
+        case,
         parties=list(case.parties.all()),
         history=list(case.transitions.all().order_by("at", "pk")),
         attachments=list(case.attachments.all()),
@@ -210,7 +232,6 @@ def detail(user, case: Case) -> dict:
         group_warnings=list(case.group_warnings.values_list("pk", flat=True)) if police else [],
         steps=actions.available_steps(user, case),
     )
-    return data
 
 
 def _step(request, pk: int, name: str, **kwargs):
@@ -477,6 +498,9 @@ class WarningInfoOut(Schema):
         return [case.pk for case in visible]
 
 
+WarningInfoOut = disclosing(WarningInfo, WarningInfoOut)
+
+
 class WarningInfoIn(Schema):
     category: WarningInfo.Category
     level: WarningInfo.Level = WarningInfo.Level.MEDIUM
@@ -516,7 +540,7 @@ def list_warning_info(request, filters: Query[WarningInfoFilters]):
     qs = WarningInfo.objects.restrict(request.auth, VIEW).prefetch_related(visible)
     for name in ("category", "source", "level", "verified"):
         value = getattr(filters, name)
-        if value is not None:
+        if value is not None and may_look_up(request.auth, WarningInfo, name):
             qs = qs.filter(**{name: value})
     if filters.enterprise is not None:
         qs = qs.filter(enterprise_id=filters.enterprise)

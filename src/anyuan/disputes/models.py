@@ -14,13 +14,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from anyuan.core.personal import DigestField, EncryptedField, RowKeyField
+from anyuan.core.personal import DigestField, Disclosure, EncryptedField, RowKeyField
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -182,6 +183,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     scope = Scope(
         station="station", enterprise="enterprise", person="reporter", own="partners", multi=True
     )
+    # who reported it is the police's (and the reporter's own) to know
+    disclosure = Disclosure(police_only=("reported_by", "reporter", "reporter_name"))
 
     class Meta:
         verbose_name = _("dispute case")
@@ -293,6 +296,7 @@ class CaseParty(models.Model):
     rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
+    disclosure = Disclosure(safe={"code_digest": "keyed hash of the access code, never shown"})
     scope = Scope(
         station="case__station",
         enterprise="case__enterprise",
@@ -341,6 +345,12 @@ class CaseTransition(models.Model):
         person="case__reporter",
         own="case__partners",
         multi=True,
+    )
+    # the "report" step is taken by the reporter; the other steps by those who handle it
+    disclosure = Disclosure(
+        police_only=("actor", "actor_name"),
+        police_only_if=lambda step: step.name == "report",
+        safe={"source": "the state before the step, not who reported"},
     )
 
     class Meta:
@@ -402,6 +412,8 @@ class CaseAttachment(models.Model):
         own="case__partners",
         multi=True,
     )
+    # the evidence filed with a case is uploaded by whoever reported it
+    disclosure = Disclosure(police_only=("uploaded_by",))
 
     class Meta:
         verbose_name = _("case file")
@@ -532,7 +544,15 @@ class WarningInfo(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = ScopedQuerySet.as_manager()
-    scope = Scope(station="station", enterprise="enterprise", person="reporter")
+    # an enterprise sees what it reported itself, not what an informant or the police
+    # reported about it; informants what they reported
+    scope = Scope(
+        station="station",
+        enterprise="enterprise",
+        person="reporter",
+        enterprise_rows=Q(source="enterprise"),
+    )
+    disclosure = Disclosure(police_only=("source", "reported_by", "reporter"))
 
     class Meta:
         verbose_name = _("warning information")

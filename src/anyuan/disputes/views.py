@@ -23,6 +23,7 @@ from anyuan.core import actions as core_actions
 from anyuan.core import ratelimit
 from anyuan.core import views as generic
 from anyuan.core.actions import ValidationFailed
+from anyuan.core.personal import disclosed
 from anyuan.core.roles import (
     ADD,
     CHANGE,
@@ -217,17 +218,20 @@ class CaseDetailView(generic.ObjectMixin, View):
             )
         can_change = bool(steps) or Case.objects.restrict(user, CHANGE).filter(pk=case.pk).exists()
         police = is_police(user)
+        # the case and its steps as the model's disclosure lets this user see them: who
+        # reported it is the police's (and the reporter's own)
+        shown_case = disclosed(case, user)
         return render(
             request,
             self.template_name,
             self.context(
-                object=case,
-                case=case,
+                object=shown_case,
+                case=shown_case,
                 steps=steps,
                 step_labels=actions.STEP_LABELS,
                 referrals=Referral.choices,
                 parties=shown,
-                history=history(case),
+                history=[disclosed(t, user) for t in history(case)],
                 attachments=case.attachments.all(),
                 attachment_kinds=CaseAttachment.Kind.choices,
                 can_attach=user_can(user, CaseAttachment, ADD),

@@ -13,6 +13,7 @@ import re
 from django.conf import settings
 from django.utils import timezone
 
+from anyuan.core import personal
 from anyuan.live.models import LiveMessage
 
 TOPIC_RE = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
@@ -21,9 +22,17 @@ DEFAULT_KEEP_S = 3600
 
 def publish(topic: str, payload: dict, *, station, enterprise=None) -> None:
     """Queue ``payload`` for the browsers of ``station`` (the police) and, when given, of
-    ``enterprise``; ``station``/``enterprise`` are objects or ids. One INSERT, no audit."""
+    ``enterprise``; ``station``/``enterprise`` are objects or ids. One INSERT, no audit.
+
+    A message an enterprise receives may not carry a field some model declares derived
+    personal data or police-only (``disclosure``, :mod:`anyuan.core.personal`): such a
+    payload is refused, so that a new topic cannot tell an enterprise who reported."""
     if not TOPIC_RE.fullmatch(topic):
         raise ValueError(f"bad live topic {topic!r}")
+    if enterprise is not None:
+        leaked = sorted(set(payload) & personal.undisclosable_names())
+        if leaked:
+            raise ValueError(f"live message {topic!r} to an enterprise carries {leaked}")
     LiveMessage.objects.create(
         topic=topic,
         payload=payload,

@@ -1,8 +1,10 @@
 """Export of the park registry to CSV or XLSX, in the import formats' columns.
 
 Rows are streamed from ``values_list().iterator()`` (no model objects are held); the
-many-to-many lists are loaded in one query per list. Personal data (ID numbers, phones)
-is masked unless the actor may reveal it and gives a reason; every export is audited.
+many-to-many lists are loaded in one query per list. Personal data (ID numbers, phones,
+and what a model declares derived from them) is masked unless the actor may reveal it and
+gives a reason; police-only fields are left empty for those who may not see them; every
+export is audited.
 Files are written by the platform's one spreadsheet writer (``core/spreadsheets.py``):
 text stays text, never a formula (CSV: prefixed with an apostrophe, which the importer
 removes again).
@@ -17,7 +19,7 @@ from typing import BinaryIO
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from anyuan.core import actions, audit
+from anyuan.core import actions, audit, personal
 from anyuan.core.models import AuditAction
 from anyuan.core.personal import Sealed, encrypted_fields
 from anyuan.core.roles import EXPORT
@@ -36,7 +38,35 @@ def format_of(filename: str) -> str:
 
 def has_personal_data(kind_name: str) -> bool:
     kind = KINDS[kind_name]
-    return any(c.personal for c in kind.columns) or bool(encrypted_fields(kind.model))
+    return (
+        any(c.personal for c in kind.columns)
+        or bool(encrypted_fields(kind.model))
+        or bool(personal.disclosure(kind.model).derived)
+    )
+
+
+def _declared(model, paths) -> tuple[bool, bool]:
+    """(derived, police-only): what ``model``'s ``disclosure`` says of the fields the
+    ORM ``paths`` end at."""
+    derived = police_only = False
+    for path in paths:
+        target = model
+        *hops, last = path.split("__")
+        for hop in hops:
+            target = target._meta.get_field(hop).related_model
+        derived |= last in personal.derived_names(target)
+        police_only |= last in personal.police_only_names(target)
+    return derived, police_only
+
+
+def _guard(model, paths, *, reveal: bool, reporters: bool):
+    """A function applied to a column's cell text, or ``None`` when it is shown as is."""
+    derived, police_only = _declared(model, paths)
+    if police_only and not reporters:
+        return lambda text: ""
+    if derived and not reveal:
+        return lambda text: personal.MASKED if text else ""
+    return None
 
 
 def queryset(kind_name: str, actor):
@@ -79,36 +109,44 @@ def _many(kind, column: ManyOut, qs, reveal: bool) -> dict:
     return lists
 
 
-def rows(kind_name: str, qs, *, reveal: bool = False) -> Iterator[list[str]]:
-    """The header, then one list of cell texts per row of ``qs``."""
+def rows(kind_name: str, qs, *, reveal: bool = False, actor=None) -> Iterator[list[str]]:
+    """The header, then one list of cell texts per row of ``qs`` (as ``actor`` may see
+    them; ``None``: the system)."""
     kind = KINDS[kind_name]
     yield [c.name for c in kind.columns]
+    reporters = personal.sees_reporters(actor)
     paths: list[str] = ["pk"]
-    plan = []  # per column: ("paths", start, count, fn) or ("many", lists)
+    plan = []  # per column: ("paths", start, count, fn, guard) or ("many", lists, guard)
     for col in kind.columns:
         out = col.export
         if out is None:
             out = kind.column_field(col)
         if isinstance(out, ManyOut):
-            plan.append(("many", _many(kind, out, qs, reveal)))
+            field = kind.model._meta.get_field(out.field)
+            guard = _guard(field.related_model, [out.attr], reveal=reveal, reporters=reporters)
+            plan.append(("many", _many(kind, out, qs, reveal), guard))
             continue
         if isinstance(out, ZoneOut | Custom):
-            plan.append(("fn", len(paths), len(out.paths), out))
+            guard = _guard(kind.model, out.paths, reveal=reveal, reporters=reporters)
+            plan.append(("fn", len(paths), len(out.paths), out, guard))
             paths.extend(out.paths)
         else:
-            plan.append(("fn", len(paths), 1, None))
+            guard = _guard(kind.model, [out], reveal=reveal, reporters=reporters)
+            plan.append(("fn", len(paths), 1, None, guard))
             paths.append(out)
     for values in qs.order_by("pk").values_list(*paths).iterator(chunk_size=2000):
         line = []
         for step in plan:
             if step[0] == "many":
-                line.append(";".join(step[1].get(values[0], ())))
+                text = ";".join(step[1].get(values[0], ()))
+                line.append(step[2](text) if step[2] else text)
                 continue
-            _tag, start, count, fn = step
+            _tag, start, count, fn, guard = step
             if fn is None:
-                line.append(_text(values[start], reveal))
+                text = _text(values[start], reveal)
             else:
-                line.append(_text(fn(*values[start : start + count]), reveal))
+                text = _text(fn(*values[start : start + count]), reveal)
+            line.append(guard(text) if guard else text)
         yield line
 
 
@@ -168,7 +206,7 @@ def export_file(
         remote_addr=remote_addr,
     )
     bar = progress(_("exporting"), count) if progress else None
-    lines = rows(kind_name, qs, reveal=reveal and has_personal_data(kind_name))
+    lines = rows(kind_name, qs, reveal=reveal and has_personal_data(kind_name), actor=actor)
     try:
         if fmt == "csv":
             return write_csv(lines, out, bar)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from anyuan.core import identifiers
-from anyuan.core.personal import DigestField, EncryptedField, RowKeyField, plain
+from anyuan.core.personal import DigestField, Disclosure, EncryptedField, RowKeyField, plain
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
 
@@ -614,6 +614,9 @@ class Person(RegistryModel):
     note = models.TextField(_("note"), blank=True)
 
     scope = Scope(station="station", enterprise="enterprise", person="pk")
+    # the date of birth is the ID number's digits 7–14: beside the masked number it gives
+    # the whole number back, so it is masked and revealed like the number itself
+    disclosure = Disclosure(derived=("birth_date",))
 
     class Meta:
         verbose_name = _("person")

@@ -282,7 +282,7 @@ class ExportView(generic.ObjectMixin, View):
                     form.add_error("reason" if "reason" in form.fields else None, err)
             return self.page(form, status=400)
         filename = f"{kind}-{timezone.localdate():%Y%m%d}.{fmt}"
-        lines = exporting.rows(kind, qs, reveal=reveal)
+        lines = exporting.rows(kind, qs, reveal=reveal, actor=self.request.user)
         if fmt == "csv":
             response = StreamingHttpResponse(
                 spreadsheets.csv_chunks(lines), content_type=spreadsheets.CSV_CONTENT_TYPE

@@ -116,9 +116,12 @@ def test_a_changed_id_number_is_recorded_masked(world):
     entry = entries(action=AuditAction.UPDATE, object_type="registry.person").get()
     assert entry.before["id_number"] == old[:6] + "********" + old[-4:]
     assert entry.after["id_number"] == NEW_ID[:6] + "********" + NEW_ID[-4:]
-    assert entry.after["birth_date"] == "1985-05-05"
     text = json.dumps([entry.before, entry.after, entry.object_repr])
     assert old not in text and NEW_ID not in text
+    # the date of birth derived from it is personal data too: beside the masked number it
+    # gives the whole number back, so the snapshots never hold it in clear
+    assert "1985-05-05" not in text and "1990-01-01" not in text
+    assert audit.snapshot(Person.objects.get(pk=person.pk))["birth_date"] == "****-**-**"
 
 
 def test_a_changed_phone_with_the_same_masked_form_is_still_recorded(world):

@@ -320,6 +320,31 @@ def test_the_api_shows_personal_data_masked(world, person):
             assert p.id_number.reveal() not in listing
 
 
+@pytest.mark.parametrize(
+    "role",
+    [Role.POLICE_ADMIN, Role.POLICE_OFFICER, Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_SECURITY],
+)
+def test_the_date_of_birth_is_masked_like_the_number(world, person, role):
+    """The ID number's digits 7–14 are the date of birth: shown beside the masked number
+    they give the whole number back. Every role reads it masked; the reveal gives it."""
+    person.full_clean()
+    person.save()
+    born = "1990-01-19"
+    assert person.birth_date.isoformat() == born
+    client = api_client(world.users[role])
+    one = client.get(f"/api/v1/registry/person/{person.pk}").json()
+    assert (one["id_number"], one["birth_date"]) == ("330206********123X", "****-**-**")
+    for url in (
+        "/api/v1/registry/person?limit=1000",
+        f"/registry/person/{person.pk}/",
+        "/registry/person/",
+        "/registry/person/?sort=birth_date",
+    ):
+        text = client.get(url).content.decode()
+        assert born not in text and "19900119" not in text, url
+        assert ID_NUMBER not in text, url
+
+
 def test_create_and_update_answer_masked(world):
     client = api_client(world.users[Role.POLICE_ADMIN])
     r = client.post(

@@ -349,8 +349,14 @@ def test_warning_information(world):
     assert row.verified is False  # the police verify
     assert "reporter" not in response.json()  # who reported it is not in the answer
     assert ids(informant.get(f"{API}/information")) == {row.pk}
+    # the enterprise sees neither what its informant nor what the police's liaison
+    # reported about it (docs/disputes.md), only what it reported itself
     enterprise = client_for(world, Role.ENTERPRISE_ADMIN)
-    assert ids(enterprise.get(f"{API}/information")) == {row.pk, world.own.warning_info.pk}
+    assert ids(enterprise.get(f"{API}/information")) == set()
+    assert enterprise.get(f"{API}/information/{row.pk}").status_code == 404
+    own = post(enterprise, f"{API}/information", {"category": "closure", "title": "拟搬迁"})
+    assert own.status_code == 201, own.content
+    assert ids(enterprise.get(f"{API}/information")) == {own.json()["id"]}
     police = client_for(world, Role.POLICE_OFFICER)
     linked = post(police, f"{API}/information",
                   {"category": "gathering", "title": "计划聚集", "enterprise":
