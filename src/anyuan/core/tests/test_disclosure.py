@@ -238,18 +238,9 @@ def clear_values(s) -> list[str]:
 
 
 def leaks(text: str, secrets_, url: str = "") -> list[str]:
-    found = [v for v in clear_values(secrets_) if v in text]
-    if url.startswith(ACCOUNT_SURFACES):
-        found = [v for v in found if v not in (REPORTER_NAME, REPORTER_LOGIN)]
-    return found
-
-
-# Where user accounts are listed (the users pages and API; the audit list's actor filter):
-# the informant's account name shows there to the enterprise administrator. Which accounts
-# an enterprise administrator sees is the accounts' scope (issue 16, item 3: enterprise
-# administrators manage enterprise roles only), not a reporter field; the date of birth,
-# the ID number and the reports' titles are still looked for there.
-ACCOUNT_SURFACES = ("/accounts/users/", "/api/v1/accounts/users", "/audit/log/")
+    # the account pages too: an informant's account is the police's (core.roles.MANAGED_BY),
+    # so the users pages, the users API and the audit log's actor filter never name it
+    return [v for v in clear_values(secrets_) if v in text]
 
 
 def login(world, role) -> Client:
