@@ -2,7 +2,7 @@
 
 - :class:`EncryptedField` keeps a value (ID number, phone) encrypted with AES-256-GCM. In
   Python the value is a :class:`Sealed`, whose ``str()`` is the *masked* form, so a page,
-  an API schema or a log line that prints it shows ``330206********123X``; only
+  an API schema or a log line that prints it shows ``*****************X``; only
   :meth:`Sealed.reveal` gives the plaintext, and only :func:`anyuan.core.actions.reveal`
   and audited exports call it.
 - :class:`DigestField` keeps an HMAC-SHA256 of the normalised value next to it, so that an
@@ -190,7 +190,11 @@ def associated_data(table: str, column: str, row_key: str) -> bytes:
 
 
 def mask_id_number(v: str) -> str:
-    return v[:6] + "*" * (len(v) - 10) + v[-4:] if len(v) > 10 else "*" * len(v)
+    """Only the check character: the first six digits are the region of household
+    registration, the next eight the date of birth and the 17th the sex (odd: male), all
+    personal data in their own right; the check character is computed from the others and
+    says nothing about the person."""
+    return "*" * (len(v) - 1) + v[-1:] if len(v) > 1 else "*" * len(v)
 
 
 def mask_phone(v: str) -> str:

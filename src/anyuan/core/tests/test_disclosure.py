@@ -361,7 +361,9 @@ def test_no_export_gives_derived_personal_data(secrets, fmt):
     response = login(s, Role.ENTERPRISE_ADMIN).get(
         reverse("registry:person-export"), {"format": fmt}
     )
-    assert "360731********" in body(response)
+    text = body(response)
+    assert personal.mask("id_number", s.full_id) in text
+    assert "360731" not in text
 
 
 @pytest.mark.django_db
@@ -464,12 +466,30 @@ def id_candidates(masked: str, birth: str) -> list[str]:
     return [body17 + id_check_digit(body17)] if id_check_digit(body17) == masked[-1] else []
 
 
+def test_the_masked_id_number_shows_neither_region_nor_birth_date_nor_sex():
+    """The region (digits 1–6), the date of birth (7–14) and the sex (17: odd is male) are
+    personal data derived from the number: two people who differ in all three mask alike
+    when their check characters agree."""
+    from anyuan.core.identifiers import id_check_digit
+
+    a17, b17 = "36073119760804779", "11010820010101002"  # Jiangxi man, Beijing woman
+    a, b = a17 + id_check_digit(a17), b17 + id_check_digit(b17)
+    masked = personal.mask("id_number", a)
+    assert masked[-1] == a[-1] and set(masked[:-1]) == {"*"} and len(masked) == 18
+    if a[-1] == b[-1]:
+        assert personal.mask("id_number", b) == masked
+    for part in (a[:6], a[6:14], a[14:17]):
+        assert part not in masked
+
+
 @pytest.mark.django_db
 def test_the_full_id_number_cannot_be_put_together_from_the_masked_one(secrets):
     """Issue 16: 360731********7795 beside 1976-08-04 gave the whole number back."""
     s = secrets
-    # the attack itself works on clear values: that is why the date of birth is withheld
-    assert id_candidates(personal.mask("id_number", s.full_id), BORN.isoformat()) == [s.full_id]
+    # the attack itself works on the old mask (region, sequence and sex, check character
+    # shown) beside a clear date of birth: that is why both are withheld now
+    old_mask = s.full_id[:6] + "*" * 8 + s.full_id[-4:]
+    assert id_candidates(old_mask, BORN.isoformat()) == [s.full_id]
     client = login(s, Role.ENTERPRISE_SECURITY)
     one = client.get(f"/api/v1/registry/person/{s.worker.pk}").json()
     assert one["id_number"] == personal.mask("id_number", s.full_id)

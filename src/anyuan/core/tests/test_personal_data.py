@@ -287,7 +287,7 @@ def test_a_short_key_is_refused(monkeypatch, fresh_keys):
 
 
 def test_masking():
-    assert mask("id_number", "33020619900119123X") == "330206********123X"
+    assert mask("id_number", "33020619900119123X") == "*****************X"
     assert mask("phone", "13987654321") == "139****4321"
     assert mask("phone", "0571-87654321") == "057********21"
     assert mask("phone", "110") == "***"
@@ -297,7 +297,7 @@ def test_masking():
 def test_a_sealed_value_prints_masked(person):
     person.refresh_from_db()
     assert isinstance(person.id_number, Sealed)
-    assert str(person.id_number) == "330206********123X"
+    assert str(person.id_number) == "*****************X"
     assert f"{person.phone}" == "139****4321"
     assert ID_NUMBER not in repr(person.id_number)
     assert person.id_number == ID_NUMBER  # comparison still works
@@ -309,10 +309,10 @@ def test_the_api_shows_personal_data_masked(world, person):
     r = client.get(f"/api/v1/registry/person/{person.pk}")
     assert r.status_code == 200
     body = r.json()
-    assert body["id_number"] == "330206********123X"
+    assert body["id_number"] == "*****************X"
     assert body["phone"] == "139****4321"
     listing = client.get("/api/v1/registry/person", {"limit": 1000}).content.decode()
-    assert "330206********123X" in listing
+    assert "*****************X" in listing
     assert ID_NUMBER not in listing and PHONE not in listing
     # every person of the world: none of their numbers appear in clear
     for p in Person.objects.all():
@@ -333,7 +333,7 @@ def test_the_date_of_birth_is_masked_like_the_number(world, person, role):
     assert person.birth_date.isoformat() == born
     client = api_client(world.users[role])
     one = client.get(f"/api/v1/registry/person/{person.pk}").json()
-    assert (one["id_number"], one["birth_date"]) == ("330206********123X", "****-**-**")
+    assert (one["id_number"], one["birth_date"]) == ("*****************X", "****-**-**")
     for url in (
         "/api/v1/registry/person?limit=1000",
         f"/registry/person/{person.pk}/",
@@ -362,7 +362,7 @@ def test_create_and_update_answer_masked(world):
     )
     assert r.status_code == 201, r.content
     assert ID_NUMBER not in r.content.decode() and PHONE not in r.content.decode()
-    assert r.json()["id_number"] == "330206********123X"
+    assert r.json()["id_number"] == "*****************X"
     pk = r.json()["id"]
     r = client.patch(
         f"/api/v1/registry/person/{pk}",
@@ -385,7 +385,7 @@ def test_pages_show_personal_data_masked(world, person):
         assert r.status_code == 200, url
         assert all(ID_NUMBER not in u for u, _ in r.redirect_chain)
         page = r.content.decode()
-        assert "330206********123X" in page, url
+        assert "*****************X" in page, url
         assert ID_NUMBER not in page and PHONE not in page, url
 
 
