@@ -140,10 +140,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Request bodies: forms and API calls stay small; file uploads go to disk past 2.5 MB.
+# Request bodies, bounded in the ASGI layer before Django reads them (core/bodylimit.py):
+# every request may send ANYUAN_REQUEST_MAX_BYTES (kept in memory: Django spools a body to
+# disk only past FILE_UPLOAD_MAX_MEMORY_SIZE, the same); a signed-in request to a view
+# that takes files (imports, dispute files) may send ANYUAN_UPLOAD_MAX_BYTES, the import
+# limit and room for the form around the file. Anything larger is answered 413 unread.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 ANYUAN_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+ANYUAN_REQUEST_MAX_BYTES = int(os.environ.get("ANYUAN_REQUEST_MAX_BYTES", 5 * 1024 * 1024 // 2))
+ANYUAN_UPLOAD_MAX_BYTES = int(
+    os.environ.get("ANYUAN_UPLOAD_MAX_BYTES", ANYUAN_IMPORT_MAX_BYTES + 64 * 1024)
+)
+FILE_UPLOAD_MAX_MEMORY_SIZE = ANYUAN_REQUEST_MAX_BYTES
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
