@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from anyuan.core import audit
 from anyuan.core.events import publish_on_commit
-from anyuan.core.models import AuditAction
+from anyuan.core.models import REASON_MAX_LENGTH, AuditAction
 from anyuan.core.personal import EncryptedField, Sealed, encrypted_fields
 from anyuan.core.personal import plain as plain_value
 from anyuan.core.roles import ADD, CHANGE, DELETE, EXPORT, REVEAL, VIEW, locked_fields, user_can
@@ -226,6 +226,15 @@ def delete(actor, obj, *, remote_addr=None) -> None:
         publish_on_commit(f"{model._meta.label_lower}.deleted", {"id": pk})
 
 
+def check_reason_length(reason: str) -> None:
+    """A reason the audit log can keep whole (``REASON_MAX_LENGTH``)."""
+    if len(reason or "") > REASON_MAX_LENGTH:
+        raise ValidationFailed(
+            {"reason": [_("The reason is too long (at most %(max)d characters).")
+                        % {"max": REASON_MAX_LENGTH}]}
+        )  # fmt: skip
+
+
 def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str:
     """The plaintext of one personal-data field, for a stated reason, audited."""
     model = type(obj)
@@ -234,6 +243,7 @@ def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str
         raise ValidationFailed({"field": [_("This field holds no personal data.")]})
     reason = (reason or "").strip()
     check_text({"reason": reason})
+    check_reason_length(reason)
     if len(reason) < 4:
         raise ValidationFailed(
             {"reason": [_("Say why you need to see this (at least 4 characters).")]}
@@ -259,6 +269,7 @@ def record_export(
     """Check and audit an export of ``count`` rows; ``personal`` = unmasked personal data."""
     _require(actor, model, EXPORT)
     check_text({"reason": reason})
+    check_reason_length(reason)
     if personal:
         _require(actor, model, REVEAL)
         if len((reason or "").strip()) < 4:

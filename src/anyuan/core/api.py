@@ -17,6 +17,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
 from anyuan.core import actions, net
+from anyuan.core.models import REASON_MAX_LENGTH
 from anyuan.core.personal import EncryptedField
 from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
 
@@ -118,7 +119,7 @@ def install_error_handlers(api):
 
 class RevealIn(Schema):
     field: str
-    reason: str
+    reason: str = Field(..., max_length=REASON_MAX_LENGTH)
 
 
 class RevealOut(Schema):
