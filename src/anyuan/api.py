@@ -2,13 +2,14 @@
 
 from ninja import NinjaAPI
 
-from anyuan.core.api import USER_AUTH, install_error_handlers
+from anyuan.core.api import USER_AUTH, LocalDocs, install_error_handlers
 
 api = NinjaAPI(
     title="anyuan 安园 API",
     version="1",
     urls_namespace="api-v1",
     auth=USER_AUTH,
+    docs=LocalDocs(),
     description="Park registry, events and co-governance. Session auth for people, bearer tokens for integrations.",
 )
 install_error_handlers(api)

@@ -171,6 +171,8 @@ if (NODE_MODULES / "htmx.org" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"))
 if (NODE_MODULES / "echarts" / "dist").is_dir():  # charts: vendor/echarts/echarts.min.js
     STATICFILES_DIRS.append(("vendor/echarts", NODE_MODULES / "echarts" / "dist"))
+if (NODE_MODULES / "swagger-ui-dist").is_dir():  # the API docs page (core/api.py: LocalDocs)
+    STATICFILES_DIRS.append(("vendor/swagger-ui", NODE_MODULES / "swagger-ui-dist"))
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -7,12 +7,16 @@ the scoping test walks the schema and refuses operations that do not.
 
 from typing import Annotated, Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError
+from ninja.openapi.docs import DocsBase
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -63,6 +67,25 @@ class TokenAuth(HttpBearer):
 
 
 USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]
+
+
+class LocalDocs(DocsBase):
+    """The interactive docs (``/api/v1/docs``): swagger-ui from this server's own static
+    files (npm's ``swagger-ui-dist``, nothing from a CDN, so they work on an offline
+    network), for signed-in people only. The page carries no CSRF token: "Try it out"
+    reads it from the CSRF cookie for unsafe requests (``static/anyuan/api-docs.js``)."""
+
+    template = "core/api_docs.html"
+
+    def render_page(self, request, api, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        context = {
+            "api": api,
+            "openapi_url": self.get_openapi_url(api, kwargs),
+            "csrf_cookie": settings.CSRF_COOKIE_NAME,
+        }
+        return render(request, self.template, context)
 
 
 class ErrorOut(Schema):
