@@ -8,12 +8,15 @@ Everything a deployment changes comes from the environment:
   key (base64, 32 bytes). Unset → created once under ``var/secret/`` with mode 0600.
 - ``ANYUAN_DEBUG``   ``1`` for development error pages.
 - ``ANYUAN_ALLOWED_HOSTS`` comma-separated host names.
+- ``ANYUAN_TLS``     ``1`` behind a TLS-terminating proxy: secure cookies, HSTS, HTTPS only.
+- ``ANYUAN_TRUSTED_PROXIES`` the proxies whose X-Forwarded-For is believed.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from anyuan.core.secrets import secret_from_env_or_file
@@ -38,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "csp",
     "anyuan.core",
     "anyuan.accounts",
     "anyuan.registry",
@@ -54,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "anyuan.core.middleware.LanguageMiddleware",
@@ -82,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "anyuan.core.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -139,6 +145,38 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# A deployment behind a reverse proxy that terminates TLS (docs/operations.md, "Behind a
+# proxy"): ANYUAN_TLS=1 switches on everything HTTPS needs at once. Off by default, for the
+# demo on http://127.0.0.1. The proxy must set X-Forwarded-Proto itself (overwriting what a
+# client sent), and anyuan must be reachable only through it.
+ANYUAN_TLS = os.environ.get("ANYUAN_TLS", "") == "1"
+if ANYUAN_TLS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("ANYUAN_HSTS_SECONDS", str(365 * 24 * 3600)))
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images, fonts and
+# connections from this server only (ECharts, htmx and swagger-ui are served locally), no
+# inline script (a <script> written into a template needs nonce="{{ CSP_NONCE }}"), no
+# plugins, no framing. Style attributes stay allowed (style-src-attr): ECharts' tooltips and
+# computed indents use them; a <style> element needs the nonce like a script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Request bodies, bounded in the ASGI layer before Django reads them (core/bodylimit.py):
 # every request may send ANYUAN_REQUEST_MAX_BYTES (kept in memory: Django spools a body to

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -67,6 +67,37 @@ class TokenAuth(HttpBearer):
 
 
 USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]
+
+
+def _merged(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class AnyuanAPI(NinjaAPI):
+    """NinjaAPI whose schema names each response status once: Ninja keys the responses it
+    generates by number (200) and an operation's ``openapi_extra`` by string ("200"), and
+    the JSON then holds the key twice, which YAML-based readers (swagger-ui) refuse. The
+    two are merged under the string key, the declared details over the generated ones."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if not responses:
+                    continue
+                merged: dict = {}
+                for status in sorted(responses, key=lambda s: isinstance(s, str)):
+                    key = str(status)
+                    merged[key] = _merged(merged.get(key, {}), responses[status])
+                operation["responses"] = merged
+        return schema
 
 
 class LocalDocs(DocsBase):
