@@ -20,6 +20,7 @@ Two classes of limit (settings.py):
   Anonymous requests get the small limit whatever their path.
 """
 
+import logging
 import re
 from importlib import import_module
 from types import SimpleNamespace
@@ -31,6 +32,8 @@ from django.http.cookie import parse_cookie
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+log = logging.getLogger("anyuan.http")
 
 
 def header(scope, name: bytes) -> str | None:
@@ -99,6 +102,9 @@ def accepts_uploads(path: str, method: str) -> bool:
         match = resolve(path)
     except Resolver404:
         return False
+    except Exception:  # a path the resolver cannot read: not an upload
+        log.warning("could not resolve %r for the body limit", path, exc_info=True)
+        return False
     view_class = getattr(match.func, "view_class", None)
     if view_class is not None:
         return bool(getattr(view_class, "accepts_uploads", False))
@@ -133,7 +139,11 @@ async def limit_for(scope) -> int:
     small = settings.ANYUAN_REQUEST_MAX_BYTES
     if not accepts_uploads(path_info(scope), scope.get("method", "")):
         return small
-    if not await signed_in(scope):
+    try:
+        if not await signed_in(scope):
+            return small
+    except Exception:  # the database is away: the small limit, and Django answers the rest
+        log.warning("could not check the caller for the upload limit", exc_info=True)
         return small
     return max(settings.ANYUAN_UPLOAD_MAX_BYTES, small)
 

@@ -330,3 +330,16 @@ def test_the_upload_limit_holds_for_signed_in_requests_too(app, world, settings)
     assert status == 413
     assert request.read <= 3 * MB + CHUNK
     assert "3.0 MB" in body.decode()
+
+
+def test_when_the_caller_cannot_be_checked_the_small_limit_holds(app, spool, world, monkeypatch):
+    async def broken(scope):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(bodylimit, "signed_in", broken)
+    cookie = f"sessionid={session_cookie(world.users[Role.ENTERPRISE_ADMIN])}"
+    request = Client_("POST", "/registry/person/import/", [("cookie", cookie)],
+                      chunks=chunks_of(4 * MB), declared=4 * MB)  # fmt: skip
+    status, _headers, _body = request(app)
+    assert status == 413
+    assert request.read == 0
