@@ -1,14 +1,13 @@
 """The versioned REST API, /api/v1/ (OpenAPI schema at /api/v1/openapi.json, docs at /api/v1/docs)."""
 
-from ninja import NinjaAPI
+from anyuan.core.api import USER_AUTH, AnyuanAPI, LocalDocs, install_error_handlers
 
-from anyuan.core.api import USER_AUTH, install_error_handlers
-
-api = NinjaAPI(
+api = AnyuanAPI(
     title="anyuan 安园 API",
     version="1",
     urls_namespace="api-v1",
     auth=USER_AUTH,
+    docs=LocalDocs(),
     description="Park registry, events and co-governance. Session auth for people, bearer tokens for integrations.",
 )
 install_error_handlers(api)

@@ -12,12 +12,15 @@ Everything a deployment changes comes from the environment:
 - ``ANYUAN_DEBUG``   ``1`` for development error pages.
 - ``ANYUAN_ALLOWED_HOSTS`` comma-separated host names.
 - ``ANYUAN_TOKEN_TTL_DAYS`` the longest life of an API token (default 90 days).
+- ``ANYUAN_TLS``     ``1`` behind a TLS-terminating proxy: secure cookies, HSTS, HTTPS only.
+- ``ANYUAN_TRUSTED_PROXIES`` the proxies whose X-Forwarded-For is believed.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from anyuan.core.secrets import make_private, private_files, secret_from_env_or_file
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "anyuan.core",
     "anyuan.accounts",
     "anyuan.registry",
@@ -66,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "anyuan.core.middleware.LanguageMiddleware",
@@ -98,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "anyuan.core.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -204,10 +210,50 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Request bodies: forms and API calls stay small; file uploads go to disk past 2.5 MB.
+# A deployment behind a reverse proxy that terminates TLS (docs/operations.md, "Behind a
+# proxy"): ANYUAN_TLS=1 switches on everything HTTPS needs at once. Off by default, for the
+# demo on http://127.0.0.1. The proxy must set X-Forwarded-Proto itself (overwriting what a
+# client sent), and anyuan must be reachable only through it.
+ANYUAN_TLS = os.environ.get("ANYUAN_TLS", "") == "1"
+if ANYUAN_TLS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("ANYUAN_HSTS_SECONDS", str(365 * 24 * 3600)))
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images, fonts and
+# connections from this server only (ECharts, htmx and swagger-ui are served locally), no
+# inline script (a <script> written into a template needs nonce="{{ CSP_NONCE }}"), no
+# plugins, no framing. Style attributes stay allowed (style-src-attr): ECharts' tooltips and
+# computed indents use them; a <style> element needs the nonce like a script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Request bodies, bounded in the ASGI layer before Django reads them (core/bodylimit.py):
+# every request may send ANYUAN_REQUEST_MAX_BYTES (kept in memory: Django spools a body to
+# disk only past FILE_UPLOAD_MAX_MEMORY_SIZE, the same); a signed-in request to a view
+# that takes files (imports, dispute files) may send ANYUAN_UPLOAD_MAX_BYTES, the import
+# limit and room for the form around the file. Anything larger is answered 413 unread.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 ANYUAN_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+ANYUAN_REQUEST_MAX_BYTES = int(os.environ.get("ANYUAN_REQUEST_MAX_BYTES", 5 * 1024 * 1024 // 2))
+ANYUAN_UPLOAD_MAX_BYTES = int(
+    os.environ.get("ANYUAN_UPLOAD_MAX_BYTES", ANYUAN_IMPORT_MAX_BYTES + 64 * 1024)
+)
+FILE_UPLOAD_MAX_MEMORY_SIZE = ANYUAN_REQUEST_MAX_BYTES
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
@@ -239,6 +285,8 @@ if (NODE_MODULES / "htmx.org" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"))
 if (NODE_MODULES / "echarts" / "dist").is_dir():  # charts: vendor/echarts/echarts.min.js
     STATICFILES_DIRS.append(("vendor/echarts", NODE_MODULES / "echarts" / "dist"))
+if (NODE_MODULES / "swagger-ui-dist").is_dir():  # the API docs page (core/api.py: LocalDocs)
+    STATICFILES_DIRS.append(("vendor/swagger-ui", NODE_MODULES / "swagger-ui-dist"))
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

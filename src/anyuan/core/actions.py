@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from anyuan.core import audit, identifiers, ratelimit
 from anyuan.core.events import publish_on_commit
-from anyuan.core.models import AuditAction
+from anyuan.core.models import REASON_MAX_LENGTH, AuditAction
 from anyuan.core.personal import (
     DigestField,
     Sealed,
@@ -318,6 +318,15 @@ def delete(actor, obj, *, remote_addr=None) -> None:
         publish_on_commit(f"{model._meta.label_lower}.deleted", {"id": pk})
 
 
+def check_reason_length(reason: str) -> None:
+    """A reason the audit log can keep whole (``REASON_MAX_LENGTH``)."""
+    if len(reason or "") > REASON_MAX_LENGTH:
+        raise ValidationFailed(
+            {"reason": [_("The reason is too long (at most %(max)d characters).")
+                        % {"max": REASON_MAX_LENGTH}]}
+        )  # fmt: skip
+
+
 def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str:
     """The plaintext of one personal-data field, for a stated reason, audited."""
     model = type(obj)
@@ -326,6 +335,7 @@ def reveal(actor, obj, field_name: str, reason: str, *, remote_addr=None) -> str
         raise ValidationFailed({"field": [_("This field holds no personal data.")]})
     reason = (reason or "").strip()
     check_text({"reason": reason})
+    check_reason_length(reason)
     if len(reason) < 4:
         raise ValidationFailed(
             {"reason": [_("Say why you need to see this (at least 4 characters).")]}
@@ -357,6 +367,7 @@ def record_export(
     """Check and audit an export of ``count`` rows; ``personal`` = unmasked personal data."""
     _require(actor, model, EXPORT)
     check_text({"reason": reason})
+    check_reason_length(reason)
     if personal:
         _require(actor, model, REVEAL)
         if len((reason or "").strip()) < 4:

@@ -1,4 +1,5 @@
-"""Django admin for platform operators (superusers only); querysets still go through restrict()."""
+"""Django admin for platform operators (superusers only), read-only for every model of ours;
+querysets still go through restrict()."""
 
 from django.contrib import admin
 
@@ -6,16 +7,15 @@ from anyuan.core.models import AuditEntry
 
 
 class ScopedAdmin(admin.ModelAdmin):
+    """Every model of ours: operators (superusers) may look, never add, change or delete.
+    Changes go through the pages and the API, that is through the actions (checks, one
+    audit entry, live events); an admin save would bypass them all."""
+
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
     def get_queryset(self, request):
         return self.model.objects.restrict(request.user, "view")
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    """For records the platform writes through its actions (logs, audit, alerts, cases):
-    operators may look, never add, change or delete."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -25,6 +25,10 @@ class ReadOnlyAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Records the platform writes (logs, audit, alerts, cases): the same, by its older name.
+ReadOnlyAdmin = ScopedAdmin
 
 
 @admin.register(AuditEntry)

@@ -7,16 +7,21 @@ the scoping test walks the schema and refuses operations that do not.
 
 from typing import Annotated, Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db.models import Q
 from django.http import Http404
+from django.shortcuts import render
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import ValidationError
+from ninja.openapi.docs import DocsBase
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
 
 from anyuan.core import actions, net, personal
+from anyuan.core.models import REASON_MAX_LENGTH
 from anyuan.core.personal import EncryptedField
 from anyuan.core.roles import ADD, CHANGE, DELETE, REVEAL, VIEW
 
@@ -55,6 +60,56 @@ class TokenAuth(HttpBearer):
 
 
 USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]
+
+
+def _merged(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class AnyuanAPI(NinjaAPI):
+    """NinjaAPI whose schema names each response status once: Ninja keys the responses it
+    generates by number (200) and an operation's ``openapi_extra`` by string ("200"), and
+    the JSON then holds the key twice, which YAML-based readers (swagger-ui) refuse. The
+    two are merged under the string key, the declared details over the generated ones."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if not responses:
+                    continue
+                merged: dict = {}
+                for status in sorted(responses, key=lambda s: isinstance(s, str)):
+                    key = str(status)
+                    merged[key] = _merged(merged.get(key, {}), responses[status])
+                operation["responses"] = merged
+        return schema
+
+
+class LocalDocs(DocsBase):
+    """The interactive docs (``/api/v1/docs``): swagger-ui from this server's own static
+    files (npm's ``swagger-ui-dist``, nothing from a CDN, so they work on an offline
+    network), for signed-in people only. The page carries no CSRF token: "Try it out"
+    reads it from the CSRF cookie for unsafe requests (``static/anyuan/api-docs.js``)."""
+
+    template = "core/api_docs.html"
+
+    def render_page(self, request, api, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        context = {
+            "api": api,
+            "openapi_url": self.get_openapi_url(api, kwargs),
+            "csrf_cookie": settings.CSRF_COOKIE_NAME,
+        }
+        return render(request, self.template, context)
 
 
 class ErrorOut(Schema):
@@ -117,7 +172,7 @@ def install_error_handlers(api):
 
 class RevealIn(Schema):
     field: str
-    reason: str
+    reason: str = Field(..., max_length=REASON_MAX_LENGTH)
 
 
 class RevealOut(Schema):

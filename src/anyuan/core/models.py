@@ -6,6 +6,10 @@ from django.utils.translation import gettext_lazy as _
 
 from anyuan.core.scoping import Scope, ScopedQuerySet
 
+# The longest reason (for a reveal, an export, a trace) the audit log keeps; longer ones are
+# refused with a field-level message, never cut.
+REASON_MAX_LENGTH = 2000
+
 
 class AuditAction(models.TextChoices):
     CREATE = "create", _("Create")
@@ -39,7 +43,7 @@ class AuditEntry(models.Model):
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
+    reason = models.TextField(_("reason"), blank=True, max_length=REASON_MAX_LENGTH)
     remote_addr = models.GenericIPAddressField(_("address"), null=True, blank=True)
     station = models.ForeignKey(
         "registry.Station",

@@ -823,7 +823,7 @@ class ObjectDeleteView(ObjectMixin, View):
 
 class RevealForm(forms.Form):
     field = forms.CharField()
-    reason = forms.CharField(min_length=4, max_length=500)
+    reason = forms.CharField(min_length=4)  # and at most REASON_MAX_LENGTH: actions.reveal
 
 
 class ObjectRevealView(ObjectMixin, View):

@@ -128,6 +128,7 @@ def _parties(post) -> list[dict]:
 
 
 class CaseFileView(LoginRequiredMixin, View):
+    accepts_uploads = True  # signed-in requests may send up to the upload limit (core/bodylimit.py)
     template_name = "disputes/case_file.html"
 
     def check(self, request):
@@ -197,6 +198,7 @@ def history(case: Case) -> list:
 
 
 class CaseDetailView(generic.ObjectMixin, View):
+    accepts_uploads = True  # the agreement and case files (core/bodylimit.py)
     url_namespace = "disputes"
     template_name = "disputes/case_detail.html"
 

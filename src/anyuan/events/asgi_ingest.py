@@ -18,15 +18,18 @@ import contextlib
 import logging
 import os
 import queue
-import re
 import threading
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anyuan.settings")
-django_application = get_asgi_application()
+_django = get_asgi_application()
 
-from django.conf import settings  # noqa: E402
+from anyuan.core.bodylimit import BodyLimit, header, language, path_info  # noqa: E402
+
+# Django reads a whole body before anything else runs: bounded first (core/bodylimit.py)
+django_application = BodyLimit(_django)
+
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
@@ -252,20 +255,8 @@ def _size(job: actions.Job) -> int:
     return len(items) if items else 1
 
 
-def _header(scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _language(scope) -> str:
-    """The language cookie, as ``core.middleware.LanguageMiddleware`` reads it."""
-    supported = {code for code, _name in settings.LANGUAGES}
-    cookie = _header(scope, b"cookie") or ""
-    m = re.search(rf"(?:^|;)\s*{re.escape(settings.LANGUAGE_COOKIE_NAME)}=([^;]*)", cookie)
-    lang = m.group(1).strip().strip('"') if m else ""
-    return lang if lang in supported else settings.LANGUAGE_CODE
+_header = header
+_language = language
 
 
 async def _read_body(receive, max_bytes: int) -> bytes | None:
@@ -350,12 +341,7 @@ class IngestApp:
         await send_reply(send, reply, lang)
 
 
-def _path(scope) -> str:
-    path = scope.get("path", "")
-    root = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    return path
+_path = path_info
 
 
 def is_ingest(scope) -> bool:

@@ -89,6 +89,7 @@ class ImportForm(forms.Form):
 
 
 class ImportView(LoginRequiredMixin, View):
+    accepts_uploads = True  # signed-in requests may send up to the upload limit (core/bodylimit.py)
     template_name = "incidents/import.html"
 
     def check(self, request):

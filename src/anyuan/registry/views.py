@@ -58,6 +58,7 @@ class ImportForm(forms.Form):
 class ImportView(generic.ObjectMixin, View):
     """Upload a CSV/XLSX file of one kind: all rows are imported, or none (with a report)."""
 
+    accepts_uploads = True  # signed-in requests may send up to the upload limit (core/bodylimit.py)
     action = IMPORT
     template_name = "registry/import.html"
 

@@ -15,6 +15,7 @@ from pydantic import field_validator
 
 from anyuan.core.actions import DB_INT_MAX
 from anyuan.core.api import DbInt, Pagination, client_ip
+from anyuan.core.models import REASON_MAX_LENGTH
 from anyuan.core.roles import VIEW
 from anyuan.tracing import actions, export
 from anyuan.tracing.models import Rule, TraceRun
@@ -37,7 +38,9 @@ class TraceIn(Schema):
         "cumulative: at least `minutes` together within 24 hours",
     )
     hops: int = Field(2, description="1: close contacts; 2: and secondary; 3: one more")
-    reason: str = Field(..., max_length=2000, description="Why (audited; at least 4 characters)")
+    reason: str = Field(
+        ..., max_length=REASON_MAX_LENGTH, description="Why (audited; at least 4 characters)"
+    )
 
     @field_validator("from_", "to")
     @classmethod

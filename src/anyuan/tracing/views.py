@@ -16,6 +16,7 @@ from django.views import View
 
 from anyuan.core import views as generic
 from anyuan.core.actions import ValidationFailed
+from anyuan.core.models import REASON_MAX_LENGTH
 from anyuan.core.roles import EXPORT, VIEW, user_can
 from anyuan.registry.models import Person
 from anyuan.tracing import actions, api
@@ -50,7 +51,7 @@ class TraceForm(forms.Form):
     )
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("A trace looks at many people's whereabouts: it is audited."),
     )

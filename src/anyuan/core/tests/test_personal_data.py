@@ -477,6 +477,34 @@ def test_reveal_with_too_short_a_reason_is_refused(world, person, reason):
     assert not reveals().exists()
 
 
+def test_reveal_with_a_reason_longer_than_the_audit_log_keeps_is_refused(world, person):
+    """The reason is bounded like its storage (``REASON_MAX_LENGTH``): a 422 on the field,
+    nothing revealed, nothing audited; the longest allowed reason is kept whole."""
+    from anyuan.core.models import REASON_MAX_LENGTH
+
+    client = api_client(world.users[Role.POLICE_ADMIN])
+    r = post_reveal(client, person, field="phone", reason="核" * (REASON_MAX_LENGTH + 1))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "reason"
+    assert "value" not in r.json()
+    assert not reveals().exists()
+    r = post_reveal(client, person, field="phone", reason="核" * REASON_MAX_LENGTH)
+    assert r.status_code == 200
+    assert reveals().get().reason == "核" * REASON_MAX_LENGTH
+
+
+def test_reveal_page_refuses_too_long_a_reason_with_its_own_message(world, person):
+    from anyuan.core.models import REASON_MAX_LENGTH
+
+    client = api_client(world.users[Role.POLICE_OFFICER])
+    url = f"/registry/person/{person.pk}/reveal/"
+    r = client.post(url, {"field": "id_number", "reason": "x" * (REASON_MAX_LENGTH + 1)})
+    assert r.status_code == 400
+    assert ID_NUMBER not in r.content.decode()
+    assert str(REASON_MAX_LENGTH) in r.content.decode()
+    assert not reveals().exists()
+
+
 @pytest.mark.parametrize("field", ["name", "id_number_digest", "password", "nonexistent"])
 def test_reveal_of_a_field_that_is_not_personal_data_is_refused(world, person, field):
     client = api_client(world.users[Role.POLICE_ADMIN])
