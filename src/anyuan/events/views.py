@@ -9,8 +9,11 @@ presence pages use the query functions of ``api.py`` (scoped, set-based).
 import datetime
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +24,9 @@ from django.views import View
 from ninja.errors import ValidationError
 
 from anyuan.core import views as generic
-from anyuan.core.roles import EXPORT, VIEW, user_can
-from anyuan.events import api
-from anyuan.events.models import DeviceLink, Direction, Method, Presence, SubjectKind
+from anyuan.core.roles import CHANGE, EXPORT, VIEW, user_can
+from anyuan.events import actions, api
+from anyuan.events.models import DeviceLink, Direction, Method, Presence, Quarantine, SubjectKind
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
 
@@ -350,3 +353,84 @@ class TrajectorySearchView(PresencePage):
             },
             status=400 if error else 200,
         )
+
+
+# --- events the processor set aside (police only) ------------------------------------------
+
+QUARANTINE_STEPS = {"replay": actions.replay, "dismiss": actions.dismiss}
+
+
+class QuarantineView(LoginRequiredMixin, View):
+    """The events the processor could not place (``events.Quarantine``), newest first,
+    with their reason; a police user replays one once its cause is fixed, or dismisses
+    it. Filter ``?state=`` (default: held)."""
+
+    model = Quarantine
+    template_name = "events/quarantine.html"
+    shown = 200
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            api.quarantine_rows(request.user)  # 403 for anyone but the police
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        rows = api.quarantine_rows(user)
+        counts = dict(rows.values_list("state").annotate(n=Count("pk")).order_by())
+        state = request.GET.get("state", Quarantine.State.HELD)
+        if state not in Quarantine.State.values and state != "all":
+            state = Quarantine.State.HELD
+        if state != "all":
+            rows = rows.filter(state=state)
+        reasons, states = dict(Quarantine.Reason.choices), dict(Quarantine.State.choices)
+        items = list(
+            rows.order_by("-created", "-pk").values(
+                "id", "passage_id", "alarm_id", "zone__name", "reason", "message", "state",
+                "attempts", "created", "replayed_at",
+            )[: self.shown]
+        )  # fmt: skip
+        for item in items:
+            item["reason_label"] = reasons.get(item["reason"], item["reason"])
+            item["state_label"] = states.get(item["state"], item["state"])
+        response = render(
+            request,
+            self.template_name,
+            {
+                "rows": items,
+                "state": state,
+                "tabs": [
+                    {"state": s, "label": label, "count": counts.get(s, 0)}
+                    for s, label in Quarantine.State.choices
+                ],
+                "total": sum(counts.values()),
+                "can_change": user_can(user, Quarantine, CHANGE),
+                "more": rows.count() > self.shown,
+            },
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+class QuarantineStepView(LoginRequiredMixin, View):
+    """``POST step=replay|dismiss`` on one set-aside event (audited, ``actions.py``)."""
+
+    model = Quarantine
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        entry = api.quarantine_rows(request.user, CHANGE).filter(pk=self.kwargs["pk"]).first()
+        if entry is None:
+            raise Http404
+        step = QUARANTINE_STEPS.get(request.POST.get("step", ""))
+        if step is None:
+            messages.error(request, _("Unknown step."))
+        else:
+            try:
+                step(request.user, entry, remote_addr=generic.client_ip(request))
+            except (actions.StepRefused, PermissionDenied) as e:
+                messages.error(request, str(e))
+        back = request.POST.get("back", "")
+        if back not in Quarantine.State.values and back != "all":
+            back = Quarantine.State.HELD
+        return HttpResponseRedirect(f"{reverse('events:quarantine')}?state={back}", status=303)
