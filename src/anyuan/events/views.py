@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from ninja.errors import ValidationError
 
+from anyuan.core import supervisor
 from anyuan.core import views as generic
-from anyuan.core.roles import CHANGE, EXPORT, VIEW, user_can
+from anyuan.core.roles import CHANGE, EXPORT, SITE_SERVICES, VIEW, user_can
 from anyuan.events import actions, api
 from anyuan.events.models import DeviceLink, Direction, Method, Presence, Quarantine, SubjectKind
 from anyuan.registry.models import Device, Person, Vehicle, Zone
@@ -111,7 +112,8 @@ class DeviceStatusView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
-        rows, counts = api.device_states(request.user)
+        user = request.user
+        rows, counts = api.device_states(user)
         status = request.GET.get("status", "")
         if status in api.DEVICE_STATUS_LABELS:
             rows = [r for r in rows if r["status"] == status]
@@ -131,10 +133,66 @@ class DeviceStatusView(LoginRequiredMixin, View):
                 "total": sum(counts.values()),
                 "at": timezone.now(),
                 "panel_url": request.get_full_path(),
+                # the platform's own health, for those who may see it
+                "site": site_state() if user_can(user, SITE_SERVICES, VIEW) else None,
+                "set_aside": api.quarantine_rows(user).filter(state=Quarantine.State.HELD).count()
+                if user_can(user, Quarantine, VIEW)
+                else None,
             },
         )
         add_never_cache_headers(response)
         return response
+
+
+SERVICE_LABELS = {
+    "web": gettext_lazy("Web server"),
+    "process": gettext_lazy("Event processor"),
+    "escalate": gettext_lazy("Alert escalation"),
+    "deadlines": gettext_lazy("Dispute time limits"),
+    "live": gettext_lazy("Simulator (demo)"),
+}
+SERVICE_STATES = {
+    supervisor.RUNNING: gettext_lazy("Running"),
+    supervisor.BACKOFF: gettext_lazy("Backing off, restarting"),
+    supervisor.STOPPING: gettext_lazy("Stopping"),
+    supervisor.STOPPED: gettext_lazy("Stopped"),
+    supervisor.DONE: gettext_lazy("Finished"),
+}
+
+
+def _when(value):
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def site_state() -> dict:
+    """What ``anyuan site`` last wrote of its services (``anyuan.core.supervisor``), for
+    the page: ``found`` false when no supervisor runs here (the services may run under
+    systemd units of their own)."""
+    state = supervisor.read_state()
+    if state is None:
+        return {"found": False, "services": []}
+    head = state["supervisor"]
+    services = []
+    for s in state["services"]:
+        services.append(
+            {
+                **s,
+                "label": SERVICE_LABELS.get(s["name"], s["name"]),
+                "state_label": SERVICE_STATES.get(s["state"], s["state"]),
+                "since": _when(s.get("since")),
+                "last_exit_at": _when(s.get("last_exit_at")),
+            }
+        )
+    return {
+        "found": True,
+        "running": head.get("state") == supervisor.RUNNING and not head["stale"],
+        "stale": head["stale"],
+        "silent_s": head["silent_s"],
+        "host": head.get("host", ""),
+        "started": _when(head.get("started")),
+        "updated": _when(head.get("updated")),
+        "services": services,
+    }
 
 
 class MusterView(PresencePage):
