@@ -285,3 +285,17 @@ def test_replay_and_dismiss_are_steps_of_the_held(world):
         .status_code
         == 409
     )
+
+
+def test_a_failing_time_based_check_does_not_end_the_command(world, devices, monkeypatch, capsys):
+    def broken(self, now, processor):
+        raise TypeError("an unexpected value in an open stay")
+
+    monkeypatch.setattr(Evaluator, "check_overstay", broken)
+    (only,) = send(devices, passage("c-1", credential="C-ONE"))
+    call_command("process", "--once")
+    captured = capsys.readouterr()
+    assert "the time-based checks failed" in captured.err and "TypeError" in captured.err
+    assert "stopped cleanly" in captured.out
+    assert ProcessorCheckpoint.last_passage("presence") == only.pk
+    assert strangers() == {"C-ONE"}

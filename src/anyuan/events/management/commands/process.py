@@ -141,6 +141,13 @@ class Command(BaseCommand):
                         live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
                     except (OperationalError, InterfaceError) as exc:
                         self.stderr.write(f"database busy ({exc}); the checks run again later")
+                    except Exception:
+                        # a time-based rule failing (no event to set aside): said, and
+                        # tried again at the next round; the passages go on meanwhile
+                        self.stderr.write(
+                            f"the time-based checks failed:\n{traceback.format_exc()}"
+                            "they run again later"
+                        )
                     checked = time.monotonic()
                 if options["once"]:
                     break
