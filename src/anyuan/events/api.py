@@ -993,7 +993,9 @@ QUARANTINE_EXTRA = {"x-anyuan-model": "events.quarantine"}
 
 
 class QuarantineFilters(Schema):
-    state: Quarantine.State | None = Field(None, description="held (default: every state)")
+    state: Quarantine.State | None = Field(
+        None, description="held, queued (replay requested), replayed or dismissed; default: all"
+    )
     reason: Quarantine.Reason | None = None
     zone: DbInt | None = None
 
@@ -1060,7 +1062,7 @@ def quarantine_step(request, pk: int, step) -> Status:
 
 @router.post(
     "/quarantine/{int:pk}/replay",
-    response={200: QuarantineOut, 409: ErrorOut},
+    response={200: QuarantineOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     operation_id="replay_quarantine",
     summary="Replay a set-aside event: the processor takes it again in its next batch",
     openapi_extra=QUARANTINE_EXTRA,
@@ -1071,7 +1073,7 @@ def replay_quarantine(request, pk: int):
 
 @router.post(
     "/quarantine/{int:pk}/dismiss",
-    response={200: QuarantineOut, 409: ErrorOut},
+    response={200: QuarantineOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     operation_id="dismiss_quarantine",
     summary="Dismiss a set-aside event: it stays in the log, unprocessed",
     openapi_extra=QUARANTINE_EXTRA,

@@ -308,6 +308,9 @@ class Processor:
     transaction fails, its ``discard()`` is called and the processor resets.
     ``on_facts.check(now, processor, since)``, if the hook has it, runs the time-based
     rules from :meth:`check`, in a transaction that also saves how far they ran.
+    ``on_facts.load()``, if it has it, reloads the rules' registry after a failed batch
+    (with the processor's maps); a rule failing on a fact calls :func:`blame` so that
+    the fact's event alone is set aside.
     """
 
     def __init__(
