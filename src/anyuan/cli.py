@@ -1,5 +1,6 @@
 """The ``anyuan`` command: Django's management commands plus the operations
-(``anyuan demo``, ``anyuan serve``, ``anyuan import KIND FILE``, ``anyuan simulate`` ...)."""
+(``anyuan demo``, ``anyuan site`` — the whole site, supervised —, ``anyuan serve``,
+``anyuan import KIND FILE``, ``anyuan simulate`` ...)."""
 
 import os
 import sys

@@ -20,7 +20,7 @@ PASSWORD = "Anyuan-test-2026!"
 def build_tenant(tag: str, seq: int, station_code: str):
     """One station with a park, two enterprises and one of everything."""
     from anyuan.alerts.models import Alert
-    from anyuan.events.models import DeviceAlarm, Passage
+    from anyuan.events.models import DeviceAlarm, Passage, Quarantine
     from anyuan.registry import models as m
 
     n = seq * 100
@@ -121,6 +121,15 @@ def build_tenant(tag: str, seq: int, station_code: str):
             kind="intrusion",
             event_time=at,
             received_time=at,
+        )
+        # an event the processor set aside (police only, even for the zone's enterprise)
+        e.quarantine = Quarantine.objects.create(
+            processor="presence",
+            passage=e.passage,
+            zone=e.zone,
+            reason="subject_deleted",
+            message=f"card {label}-CARD → person 0",
+            created=at,
         )
         e.alert = Alert.objects.create(
             station=t.station,

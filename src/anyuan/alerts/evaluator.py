@@ -39,6 +39,7 @@ from anyuan.events.processor import (
     EXIT_WITHOUT_ENTRY,
     LATE_ENTRY,
     STRANGER,
+    blame,
     occupancy,
 )
 from anyuan.registry.models import (
@@ -266,10 +267,14 @@ class Evaluator:
             zone = self.zones.get(fact["zone_id"])
             if zone is None:
                 continue
-            if fact["kind"] == ALARM:
-                self.alarm(fact, zone)
-            else:
-                self.evaluate(fact, zone, counts)
+            try:
+                if fact["kind"] == ALARM:
+                    self.alarm(fact, zone)
+                else:
+                    self.evaluate(fact, zone, counts)
+            except Exception as exc:
+                blame(exc, fact)  # the processor sets that event aside and goes on
+                raise
 
     def write(self) -> None:
         """Write what :meth:`decide` held, in the caller's transaction."""

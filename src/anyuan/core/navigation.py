@@ -57,6 +57,7 @@ SECTIONS = [
             ("events.presence", "events:trajectory", _("Trajectories")),
             ("tracing.tracerun", "tracing:index", _("Contact tracing")),
             ("events.devicelink", "events:device-status", _("Device status")),
+            ("events.quarantine", "events:quarantine"),
         ],
     ),
     (

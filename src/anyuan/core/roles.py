@@ -88,6 +88,13 @@ DISPUTES_REPORTER = {  # informants (and employees: cases) file and follow their
     "disputes.warninginfo": frozenset({VIEW, ADD}),
 }
 
+# Not a model: the state of the site's supervised services (``anyuan.core.supervisor``),
+# for the police administrator. ``user_can(user, SITE_SERVICES, VIEW)``.
+SITE_SERVICES = "core.siteservices"
+
+# What enterprise roles (whose "*" is READ) must never see: the platform's own operations.
+POLICE_ONLY = {"events.quarantine": NONE, SITE_SERVICES: NONE}
+
 # Model label → actions; "*" is every model the role has no line for.
 PERMISSIONS: dict[str, dict[str, frozenset]] = {
     Role.POLICE_ADMIN: {
@@ -100,6 +107,10 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "events.devicelink": READ,
         # presences are kept by the processor; the muster list is exported (audited)
         "events.presence": frozenset({VIEW, EXPORT}),
+        # events the processor set aside: the police replay or dismiss them (audited)
+        "events.quarantine": frozenset({VIEW, CHANGE}),
+        # the site's services (``anyuan site``: web server, processor, periodic commands)
+        SITE_SERVICES: READ,
         # alerts are raised by the platform; people acknowledge, dispatch and resolve
         "alerts.alert": frozenset({VIEW, CHANGE, EXPORT}),
         "live.livemessage": READ,  # live push: notifications of their scope
@@ -121,6 +132,8 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.informant": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE, REVEAL}),
         "events.presence": frozenset({VIEW, EXPORT}),
+        "events.quarantine": frozenset({VIEW, CHANGE}),
+        SITE_SERVICES: NONE,
         "alerts.alert": frozenset({VIEW, CHANGE}),
         "live.livemessage": READ,
         "alerts.rule": READ,
@@ -145,6 +158,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.authorisation": EDIT,
         "registry.watchlistentry": EDIT | {REVEAL},
         "events.presence": READ,
+        **POLICE_ONLY,
         "alerts.alert": frozenset({VIEW, CHANGE}),
         "live.livemessage": READ,
         # the enterprise's own rule rows (Rule.scope: enterprise); not station/park-wide ones
@@ -165,6 +179,7 @@ PERMISSIONS: dict[str, dict[str, frozenset]] = {
         "registry.accessgroup": EDIT,
         "registry.watchlistentry": frozenset({VIEW, ADD, CHANGE}),
         "events.presence": READ,
+        **POLICE_ONLY,
         "alerts.alert": frozenset({VIEW, CHANGE}),
         "live.livemessage": READ,
         "alerts.rule": READ,
@@ -215,7 +230,9 @@ def locked_fields(user, model) -> frozenset:
 
 
 def model_label(model) -> str:
-    return model._meta.label_lower
+    """A model's label (``app.model``); a label given as a string is taken as it is (for
+    what is no model, such as :data:`SITE_SERVICES`)."""
+    return model if isinstance(model, str) else model._meta.label_lower
 
 
 def role_allows(role: str, model, action: str) -> bool:

@@ -11,7 +11,8 @@ lean ASGI route commits the requests that arrive together in one go (group commi
 Ninja endpoints commit one request at a time.
 
 Device ingestion writes no audit entries: the log itself records the device and the
-received time of every event, and nothing in it is ever changed.
+received time of every event, and nothing in it is ever changed. People's steps on the
+events the processor set aside (:func:`replay`, :func:`dismiss`) are at the end.
 """
 
 import contextlib
@@ -23,10 +24,16 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from anyuan.core import audit
+from anyuan.core.events import publish_on_commit
+from anyuan.core.models import AuditAction
+from anyuan.core.roles import CHANGE, user_can
 from anyuan.events.ingest import (
     ALARM,
     DUPLICATE,
@@ -41,7 +48,7 @@ from anyuan.events.ingest import (
     error_reply,
     limits,
 )
-from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
+from anyuan.events.models import DeviceAlarm, DeviceLink, Passage, Quarantine
 from anyuan.registry.models import Device
 
 log = logging.getLogger("anyuan.events")
@@ -588,3 +595,72 @@ def _refused_reply(item: Item, received: str) -> Reply:
         "detail": item.error["message"],
     }
     return Reply(403 if item.error["code"] == "device" else 422, body)
+
+
+# --- the processor's quarantine: replay or dismiss a set-aside event ---------------------
+#
+# People's actions, unlike the devices' writes above: permission and scope checked, one
+# transaction, one audit record each. A replay does not process the event here (the
+# running processor holds the open presences in memory): it asks the processor that set
+# it aside to take it again in its next batch (``Processor.replay_queued``).
+
+# step → (states it may start from, state it leads to)
+QUARANTINE_STEPS = {
+    "replay": (frozenset({"held"}), "queued"),
+    "dismiss": (frozenset({"held"}), "dismissed"),
+}
+
+
+class StepRefused(Exception):
+    """The set-aside event's state does not allow this step (the API answers 409)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _quarantine_step(actor, entry, step: str, *, remote_addr=None):
+    if not user_can(actor, Quarantine, CHANGE):
+        raise PermissionDenied(_("You may not do this."))
+    sources, target = QUARANTINE_STEPS[step]
+    pk = getattr(entry, "pk", entry)
+    with transaction.atomic():
+        row = Quarantine.objects.restrict(actor, CHANGE).select_for_update().filter(pk=pk).first()
+        if row is None:
+            raise PermissionDenied(_("This object is outside your scope."))
+        if row.state not in sources:
+            raise StepRefused(
+                _("This event is %(state)s; it cannot be %(step)s now.")
+                % {"state": row.get_state_display(), "step": QUARANTINE_STEP_LABELS[step]}
+            )
+        before = {"state": row.state}
+        row.state = target
+        row.save(update_fields=["state", "updated"])
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            row,
+            before=before,
+            after={"transition": step, "state": row.state},
+            remote_addr=remote_addr,
+        )
+        publish_on_commit("events.quarantine.updated", {"id": row.pk})
+    return row
+
+
+QUARANTINE_STEP_LABELS = {
+    "replay": _lazy("replayed"),
+    "dismiss": _lazy("dismissed"),
+}
+
+
+def replay(actor, entry, *, remote_addr=None):
+    """Ask the processor to take a set-aside event again (once its cause is fixed, e.g.
+    the registry corrected): its presences, facts and alerts are then made with the
+    registry as it is. Audited."""
+    return _quarantine_step(actor, entry, "replay", remote_addr=remote_addr)
+
+
+def dismiss(actor, entry, *, remote_addr=None):
+    """Leave a set-aside event unprocessed for good (it stays in the log). Audited."""
+    return _quarantine_step(actor, entry, "dismiss", remote_addr=remote_addr)

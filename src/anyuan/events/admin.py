@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from anyuan.core.admin import ReadOnlyAdmin
-from anyuan.events.models import DeviceAlarm, DeviceLink, Passage
+from anyuan.events.models import DeviceAlarm, DeviceLink, Passage, Quarantine
 
 
 @admin.register(Passage)
@@ -28,3 +28,12 @@ class DeviceLinkAdmin(ReadOnlyAdmin):
     list_display = ["device", "last_seen", "last_heartbeat", "clock_offset_s", "clock_skew"]
     list_filter = ["clock_skew"]
     search_fields = ["device__serial", "device__name"]
+
+
+@admin.register(Quarantine)
+class QuarantineAdmin(ReadOnlyAdmin):
+    """Replay and dismiss are the police's steps (``/events/quarantine/``, audited)."""
+
+    list_display = ["created", "processor", "passage", "alarm", "reason", "state", "attempts"]
+    list_filter = ["reason", "state", "processor"]
+    raw_id_fields = ["passage", "alarm", "zone"]

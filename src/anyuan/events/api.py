@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 from ninja.security import HttpBearer
@@ -29,8 +29,8 @@ from pydantic import field_validator
 
 from anyuan.core import actions as core_actions
 from anyuan.core import spreadsheets
-from anyuan.core.api import DbInt, Pagination, client_ip
-from anyuan.core.roles import EXPORT, VIEW, user_can
+from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip
+from anyuan.core.roles import CHANGE, EXPORT, VIEW, user_can
 from anyuan.events import actions, credentials, processor
 from anyuan.events.ingest import (
     ALARM,
@@ -51,6 +51,7 @@ from anyuan.events.models import (
     Method,
     Passage,
     Presence,
+    Quarantine,
     SubjectKind,
 )
 from anyuan.registry.models import Device, Person, Vehicle, Zone
@@ -983,3 +984,98 @@ def device_states(user, where: Q | None = None, now=None) -> tuple[list[dict], d
         counts[status] = counts.get(status, 0) + 1
     devices.sort(key=lambda d: (order.index(d["status"]), -(d["quiet_minutes"] or 0)))
     return devices, counts
+
+
+# --- events the processor set aside (police only) -----------------------------------------
+
+QUARANTINE_EXTRA = {"x-anyuan-model": "events.quarantine"}
+
+
+class QuarantineFilters(Schema):
+    state: Quarantine.State | None = Field(
+        None, description="held, queued (replay requested), replayed or dismissed; default: all"
+    )
+    reason: Quarantine.Reason | None = None
+    zone: DbInt | None = None
+
+
+class QuarantineOut(Schema):
+    id: int
+    processor: str
+    event: str = Field(description="passage or alarm")
+    passage: int | None = Field(alias="passage_id")
+    alarm: int | None = Field(alias="alarm_id")
+    zone: int = Field(alias="zone_id")
+    reason: str
+    message: str
+    state: str
+    attempts: int
+    created: dt.datetime
+    updated: dt.datetime
+    replayed_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_event(obj):
+        return "passage" if obj.passage_id else "alarm"
+
+
+def quarantine_rows(user, action: str = VIEW):
+    """The set-aside events ``user`` may see (or change): the police of the zone's
+    station; anyone else may not (403)."""
+    if not user_can(user, Quarantine, action):
+        raise PermissionDenied(_("You may not do this."))
+    return Quarantine.objects.restrict(user, action)
+
+
+@router.get(
+    "/quarantine",
+    response=list[QuarantineOut],
+    operation_id="list_quarantine",
+    summary="Events the processor set aside (could not place), newest first",
+)
+@paginate(Pagination)
+def list_quarantine(request, filters: Query[QuarantineFilters]):
+    qs = quarantine_rows(request.auth)
+    if filters.state:
+        qs = qs.filter(state=filters.state)
+    if filters.reason:
+        qs = qs.filter(reason=filters.reason)
+    if filters.zone is not None:
+        qs = qs.filter(zone_id=filters.zone)
+    return qs.order_by("-created", "-pk")
+
+
+def quarantine_step(request, pk: int, step) -> Status:
+    """A step on one set-aside event: 404 out of reach, 409 when its state does not
+    allow it, else the row as it is now."""
+    _check_id(pk)
+    entry = quarantine_rows(request.auth, CHANGE).filter(pk=pk).first()
+    if entry is None:
+        raise Http404
+    try:
+        step(request.auth, entry, remote_addr=client_ip(request))
+    except actions.StepRefused as e:
+        return Status(409, {"detail": e.message})
+    return Status(200, quarantine_rows(request.auth).get(pk=pk))
+
+
+@router.post(
+    "/quarantine/{int:pk}/replay",
+    response={200: QuarantineOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    operation_id="replay_quarantine",
+    summary="Replay a set-aside event: the processor takes it again in its next batch",
+    openapi_extra=QUARANTINE_EXTRA,
+)
+def replay_quarantine(request, pk: int):
+    return quarantine_step(request, pk, actions.replay)
+
+
+@router.post(
+    "/quarantine/{int:pk}/dismiss",
+    response={200: QuarantineOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    operation_id="dismiss_quarantine",
+    summary="Dismiss a set-aside event: it stays in the log, unprocessed",
+    openapi_extra=QUARANTINE_EXTRA,
+)
+def dismiss_quarantine(request, pk: int):
+    return quarantine_step(request, pk, actions.dismiss)

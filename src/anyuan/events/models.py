@@ -315,3 +315,85 @@ class ProcessorCheckpoint(models.Model):
         batch): what the rollups and the index by credential hold everything up to."""
         found = cls.objects.filter(name=name).values_list("last_passage_id", flat=True)
         return found.first() or 0
+
+
+class Quarantine(models.Model):
+    """An event the processor could not place, set aside so that it goes on.
+
+    The processor writes a row here, in the transaction of the batch it was read in, for
+    a passage or device alarm whose batch failed because of it (a dangling reference —
+    the person its card matched was deleted a moment before —, an unexpected value): the
+    reason, the message, when. The police see them (``/events/quarantine/``, ``GET
+    /api/v1/events/quarantine``) and replay one once the cause is fixed — the registry
+    corrected — or dismiss it (:mod:`anyuan.events.actions`, audited). A replay asks the
+    processor named in ``processor`` to take the event again in its next batch; it sets
+    ``replayed`` or, failing again, ``held`` with the new reason. See ``docs/events.md``.
+    """
+
+    class Reason(models.TextChoices):
+        SUBJECT_DELETED = "subject_deleted", _("Matched person or vehicle deleted")
+        INTEGRITY = "integrity", _("Reference refused by the database")
+        UNEXPECTED = "unexpected", _("Unexpected value")
+
+    class State(models.TextChoices):
+        HELD = "held", _("Held")
+        QUEUED = "queued", _("Replay requested")
+        REPLAYED = "replayed", _("Replayed")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    processor = models.CharField(_("processor"), max_length=64)
+    passage = models.ForeignKey(
+        Passage,
+        verbose_name=_("passage"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,  # the log is never pruned; if it is, this goes with it
+        related_name="+",
+    )
+    alarm = models.ForeignKey(
+        DeviceAlarm,
+        verbose_name=_("device alarm"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    # the event's zone (copied from it): what the row is scoped by
+    zone = models.ForeignKey(
+        Zone, verbose_name=_("zone"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    state = models.CharField(_("state"), max_length=9, choices=State.choices, default=State.HELD)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    created = models.DateTimeField(_("set aside at"))
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+    replayed_at = models.DateTimeField(_("replayed at"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    # the police of the zone's station only: no enterprise path (roles.py says the same)
+    scope = Scope(station="zone__park__station")
+
+    class Meta:
+        verbose_name = _("set-aside event")
+        verbose_name_plural = _("set-aside events")
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(passage__isnull=False, alarm__isnull=True)
+                | models.Q(passage__isnull=True, alarm__isnull=False),
+                name="quarantine_one_event",
+            ),
+            models.UniqueConstraint(
+                fields=["processor", "passage"], name="quarantine_unique_passage"
+            ),
+            models.UniqueConstraint(fields=["processor", "alarm"], name="quarantine_unique_alarm"),
+        ]
+        indexes = [models.Index(fields=["state", "processor"], name="quarantine_state")]
+
+    def __str__(self):
+        event = f"passage {self.passage_id}" if self.passage_id else f"alarm {self.alarm_id}"
+        return f"{event} · {self.get_reason_display()} · {self.get_state_display()}"
+
+    def get_absolute_url(self):
+        return reverse("events:quarantine") + f"?state={self.state}#q{self.pk}"

@@ -30,21 +30,39 @@ credential (:mod:`anyuan.events.credentials`) added and the checkpoint saved in 
 transaction, so a crash between batches loses nothing and repeats nothing. Open presences
 and the credential maps live in memory: loaded once at start, the maps refreshed when the
 registry changes.
+
+An event the processor cannot place — the person its card matched was deleted between
+the maps' load and the batch's write (the database refuses the reference), a value the
+code did not expect — does not stop it: the failed batch is narrowed down to the events
+it fails on, those are set aside in :class:`~anyuan.events.models.Quarantine` with their
+reason, in the transaction that commits the rest (:meth:`Processor._recover`), and the
+police may replay them once the cause is fixed (:meth:`Processor.replay_queued`). The
+database itself failing (:data:`OUTAGE`) is no event's fault: raised, and the caller
+tries again.
 """
 
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
 
 from anyuan.core import write_turns
 from anyuan.events import credentials
-from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint, SubjectKind
+from anyuan.events.models import (
+    DeviceAlarm,
+    Passage,
+    Presence,
+    ProcessorCheckpoint,
+    Quarantine,
+    SubjectKind,
+)
 from anyuan.live import actions as live
 from anyuan.registry.models import Person, Vehicle, Zone
 
@@ -55,6 +73,39 @@ ENTRY, EXIT, STRANGER, ALARM = "entry", "exit", "stranger", "alarm"
 DOUBLE_ENTRY, EXIT_WITHOUT_ENTRY, LATE_ENTRY = "double_entry", "exit_without_entry", "late_entry"
 
 _AMBIGUOUS = -1  # an employee number held by several people of one station
+
+log = logging.getLogger("anyuan.events.processor")
+
+# The database itself failing — locked past its busy timeout, away, the connection lost:
+# nothing to do with the batch's events. Raised; the caller waits and tries again.
+# ``MemoryError`` too: no event is to blame for it.
+OUTAGE = (OperationalError, InterfaceError, MemoryError)
+
+PASSAGE_FIELDS = ("pk", "zone_id", "event_time", "direction", "method", "credential")
+ALARM_FIELDS = ("pk", "device_id", "zone_id", "kind", "state", "event_time")
+PASSAGE = "passage"  # with ALARM: the two logs, in the keys of set-aside events
+
+
+def blame(exc: BaseException, fact: dict) -> None:
+    """Note on ``exc`` the event the fact it was raised on comes from: a rules engine
+    deciding on facts calls this before letting the error go, and the processor sets that
+    event aside rather than narrowing the whole batch down."""
+    if "alarm_id" in fact:
+        exc.anyuan_event = (ALARM, fact["alarm_id"])
+    elif fact.get("passage_id") is not None:
+        exc.anyuan_event = (PASSAGE, fact["passage_id"])
+
+
+def _in(key, passages, alarms) -> bool:
+    kind, pk = key
+    return any(row[0] == pk for row in (passages if kind == PASSAGE else alarms))
+
+
+def _mark_replayed(ids: list[int]) -> None:
+    now = timezone.now()
+    Quarantine.objects.filter(pk__in=ids).update(
+        state=Quarantine.State.REPLAYED, replayed_at=now, updated=now
+    )
 
 
 @dataclass
@@ -243,6 +294,8 @@ class BatchResult:
     facts: list
     more: bool = False  # a full batch was read: there may be more waiting
     alarms: int = 0  # device alarms
+    set_aside: int = 0  # events of the batch set aside in the quarantine
+    replayed: int = 0  # set-aside events replayed before the batch
 
 
 class Processor:
@@ -255,6 +308,9 @@ class Processor:
     transaction fails, its ``discard()`` is called and the processor resets.
     ``on_facts.check(now, processor, since)``, if the hook has it, runs the time-based
     rules from :meth:`check`, in a transaction that also saves how far they ran.
+    ``on_facts.load()``, if it has it, reloads the rules' registry after a failed batch
+    (with the processor's maps); a rule failing on a fact calls :func:`blame` so that
+    the fact's event alone is set aside.
     """
 
     def __init__(
@@ -273,17 +329,21 @@ class Processor:
         self.rollups = name == DEFAULT_NAME if rollups is None else rollups
         self.credential_index = name == DEFAULT_NAME
         self.reset()
+        self._replays_checked = float("-inf")  # the first batch looks for replays
 
     # --- state -----------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """(Re)load everything from the database: checkpoint, registry, open presences."""
+    def reset(self, registry: bool = True) -> None:
+        """(Re)load everything from the database: checkpoint, registry (unless told
+        not to), open presences."""
         checkpoint, _ = ProcessorCheckpoint.objects.get_or_create(name=self.name)
         self.last_passage_id = checkpoint.last_passage_id
         self.last_alarm_id = checkpoint.last_alarm_id
         self.checked_until = checkpoint.checked_until
-        self.registry = Registry()
-        self._refreshed = time.monotonic()
+        if registry or getattr(self, "registry", None) is None:
+            self.registry = Registry()
+            self._refreshed = time.monotonic()
+        self.failed_on = None  # (PASSAGE | ALARM, id) a failed batch was known to fail on
         self.open: dict[tuple, _Stay] = {}  # (subject key, zone) → open presence
         self.exits_first: dict[tuple, _Stay] = {}  # (subject key, zone) → latest exit-first
         # (subject key, zone) pairs this processor has seen enter or leave since it started:
@@ -401,32 +461,91 @@ class Processor:
 
     def process_batch(self) -> BatchResult:
         """Process up to ``batch`` passages and ``batch`` device alarms after the
-        checkpoint, in one transaction."""
+        checkpoint, in one transaction.
+
+        A batch that fails for another reason than the database itself (an
+        :data:`OUTAGE`: raised, the caller waits and calls again) is narrowed down to the
+        events it fails on, which are set aside in the quarantine with the rest
+        committed (:meth:`_recover`); the normal path pays nothing for it."""
+        replayed = 0
         if time.monotonic() - self._refreshed >= self.refresh_seconds:
             self.registry.refresh_if_changed()
             self._refreshed = time.monotonic()
+        if time.monotonic() - self._replays_checked >= self.refresh_seconds:
+            self._replays_checked = time.monotonic()
+            replayed = self.replay_queued()
         passages = list(
             Passage.objects.filter(pk__gt=self.last_passage_id)
             .order_by("pk")
-            .values_list("pk", "zone_id", "event_time", "direction", "method", "credential")[
-                : self.batch
-            ]
+            .values_list(*PASSAGE_FIELDS)[: self.batch]
         )
         alarms = list(
             DeviceAlarm.objects.filter(pk__gt=self.last_alarm_id)
             .order_by("pk")
-            .values_list("pk", "device_id", "zone_id", "kind", "state", "event_time")[: self.batch]
+            .values_list(*ALARM_FIELDS)[: self.batch]
         )
         if not passages and not alarms:
-            return BatchResult(0, self.last_passage_id, None, [])
+            return BatchResult(0, self.last_passage_id, None, [], replayed=replayed)
+        registry = self.registry  # the maps this attempt matches with
+        set_aside = 0
+        try:
+            facts = self._commit(passages, alarms)
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            facts, set_aside = self._recover(passages, alarms, exc, registry)
+        last = self.last_passage_id
+        lag = None
+        if passages:
+            received = (
+                Passage.objects.filter(pk=last).values_list("received_time", flat=True).first()
+            )
+            lag = (dt.datetime.now(dt.UTC) - received).total_seconds() if received else None
+        more = len(passages) >= self.batch or len(alarms) >= self.batch
+        return BatchResult(len(passages), last, lag, facts, more, len(alarms), set_aside, replayed)
+
+    def _commit(
+        self,
+        passages: list,
+        alarms: list,
+        held: dict | None = None,
+        *,
+        replay: dict | None = None,
+        reload_registry: bool = True,
+    ) -> list[dict]:
+        """Apply ``passages`` and ``alarms`` (rows of :data:`PASSAGE_FIELDS`,
+        :data:`ALARM_FIELDS`, in log order) and commit: presences, the rules' writes,
+        rollups, the index by credential and the checkpoint (the last of each list) in
+        one transaction; the batch's facts.
+
+        ``held``: events of the lists not to apply but to set aside in the same
+        transaction, ``{(PASSAGE | ALARM, id): (reason, message)}``. ``replay``: set-aside
+        events taken again, ``{(kind, id): quarantine row id}`` — marked replayed; the
+        checkpoint, the index by credential stay as they are.
+
+        On failure the memory is reset from the database (the registry reloaded unless
+        ``reload_registry`` is false), the rules' decisions are discarded, the event the
+        failure is known to be about (if any) is noted in ``failed_on``, and the error
+        raised."""
+        if held:
+            applied = [p for p in passages if (PASSAGE, p[0]) not in held]
+            applied_alarms = [a for a in alarms if (ALARM, a[0]) not in held]
+        else:
+            applied, applied_alarms = passages, alarms
         touched: dict[int, _Stay] = {}
         facts: list[dict] = []
-        last = passages[-1][0] if passages else self.last_passage_id
-        last_alarm = alarms[-1][0] if alarms else self.last_alarm_id
+        if replay:
+            last, last_alarm = self.last_passage_id, self.last_alarm_id
+        else:
+            last = passages[-1][0] if passages else self.last_passage_id
+            last_alarm = alarms[-1][0] if alarms else self.last_alarm_id
+        self.failed_on = None
+        applying = True
         try:
-            for passage in passages:
+            for passage in applied:
                 self._apply(passage, touched, facts)
-            for pk, device, zone, kind, state, event_time in alarms:
+            applying = False
+            for pk, device, zone, kind, state, event_time in applied_alarms:
                 facts.append(
                     {
                         "kind": ALARM, "alarm_id": pk, "device_id": device, "zone_id": zone,
@@ -446,34 +565,242 @@ class Processor:
                     self.on_facts.write()
                 elif self.on_facts is not None:
                     self.on_facts(facts)
-                if self.rollups and passages:
+                if self.rollups and applied:
                     from anyuan.dashboard.rollups import add_passages  # the app above events
 
-                    add_passages((p[1], p[2], p[3]) for p in passages)
-                if self.credential_index and passages:
-                    credentials.add(self.last_passage_id, last)
+                    add_passages((p[1], p[2], p[3]) for p in applied)
+                if replay:
+                    _mark_replayed(list(replay.values()))
+                else:
+                    if self.credential_index and passages:
+                        credentials.add(self.last_passage_id, last)
+                    if held:
+                        self._set_aside(passages, alarms, held)
                 self._publish_occupancy(facts)
-                ProcessorCheckpoint.objects.filter(name=self.name).update(
-                    last_passage_id=last, last_alarm_id=last_alarm
-                )
-        except BaseException:
+                if not replay:
+                    ProcessorCheckpoint.objects.filter(name=self.name).update(
+                        last_passage_id=last, last_alarm_id=last_alarm
+                    )
+        except BaseException as exc:
+            if applying and applied:
+                self.failed_on = (PASSAGE, passage[0])  # the passage in hand
+            else:
+                self.failed_on = getattr(exc, "anyuan_event", None)  # see ``blame``
             # memory ran ahead of the database: start again from the checkpoint
             with contextlib.suppress(Exception):  # the first error is the one to report
-                self.reset()
+                self.reset(registry=reload_registry)
             discard = getattr(self.on_facts, "discard", None)
             if discard is not None:
                 with contextlib.suppress(Exception):
                     discard()
             raise
         self.last_passage_id, self.last_alarm_id = last, last_alarm
-        lag = None
-        if passages:
-            received = (
-                Passage.objects.filter(pk=last).values_list("received_time", flat=True).first()
+        return facts
+
+    # --- what cannot be placed: the quarantine ---------------------------------------
+
+    def _recover(self, passages, alarms, exc, registry) -> tuple[list[dict], int]:
+        """The batch failed with ``exc`` (memory reset, the registry reloaded): set aside
+        the events it fails on and commit the rest; (the facts, how many set aside).
+
+        1. The cheap check: passages whose subject, as matched by the maps of the failed
+           attempt, no longer exists (deleted between the maps' load and the write).
+        2. The event the failure names (the passage in hand, or the fact the rules were
+           deciding on: :func:`blame`), repeatedly, while each try names a new one.
+        3. Else halves: each part that commits stays committed, an event that fails
+           alone is set aside.
+        """
+        log.warning(
+            "processor %s: the batch after passage %s failed (%s: %s); "
+            "setting aside what it cannot place",
+            self.name, self.last_passage_id, type(exc).__name__, exc,
+        )  # fmt: skip
+        self._reload_rules()
+        held = self._dangling(passages, registry)
+        failed_on = self.failed_on
+        while True:  # the first try: with the maps reloaded, without the dangling ones
+            if failed_on is not None and failed_on not in held and _in(failed_on, passages, alarms):
+                held[failed_on] = self._reason(failed_on, exc, registry, passages)
+            registry = self.registry
+            try:
+                facts = self._commit(passages, alarms, held, reload_registry=False)
+                break
+            except OUTAGE:
+                raise
+            except Exception as again:
+                exc, failed_on = again, self.failed_on
+                if failed_on is None or failed_on in held:
+                    facts = []
+                    self._narrow(passages, [], held, facts)
+                    self._narrow([], alarms, held, facts)
+                    break
+        for key, (reason, message) in held.items():
+            log.warning("processor %s: %s %s set aside: %s (%s)", self.name, *key, reason, message)
+        return facts, len(held)
+
+    def _narrow(self, passages, alarms, held, facts) -> None:
+        """Commit these events (the next ones after the checkpoint) in the largest parts
+        that succeed; an event that fails alone is set aside."""
+        if not passages and not alarms:
+            return
+        registry = self.registry
+        try:
+            facts += self._commit(passages, alarms, held, reload_registry=False)
+            return
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            failure = exc
+        if passages and alarms:
+            self._narrow(passages, [], held, facts)
+            self._narrow([], alarms, held, facts)
+            return
+        kind, rows = (PASSAGE, passages) if passages else (ALARM, alarms)
+        left = [row for row in rows if (kind, row[0]) not in held]
+        if len(left) <= 1:
+            if left:
+                key = (kind, left[0][0])
+                held[key] = self._reason(key, failure, registry, passages)
+            # nothing left to apply: sets aside and moves the checkpoint, or fails on the
+            # database itself (raised: the caller tries again later)
+            facts += self._commit(passages, alarms, held, reload_registry=False)
+            return
+        middle = len(rows) // 2
+        for part in (rows[:middle], rows[middle:]):
+            if kind == PASSAGE:
+                self._narrow(part, [], held, facts)
+            else:
+                self._narrow([], part, held, facts)
+
+    def _reload_rules(self) -> None:
+        """The rules' own copy of the registry, reloaded with the processor's maps."""
+        load = getattr(self.on_facts, "load", None)
+        if load is not None:
+            with contextlib.suppress(Exception):
+                load()
+
+    def _dangling(self, passages, registry) -> dict:
+        """Passages whose subject, as ``registry`` matches it, no longer exists:
+        ``{(PASSAGE, id): (reason, message)}``. Two queries at most."""
+        matched = {}
+        for pid, zone, _time, _direction, method, credential in passages:
+            kind, subject = registry.match(zone, method, credential)
+            if subject is not None:
+                matched[pid] = (kind, subject, method, credential)
+        existing = {}
+        for kind, model in ((SubjectKind.PERSON, Person), (SubjectKind.VEHICLE, Vehicle)):
+            ids = sorted({s for k, s, _m, _c in matched.values() if k == kind})
+            found = set()
+            for lo in range(0, len(ids), 500):
+                found.update(
+                    model.objects.filter(pk__in=ids[lo : lo + 500]).values_list("pk", flat=True)
+                )
+            existing[kind] = found
+        return {
+            (PASSAGE, pid): (
+                Quarantine.Reason.SUBJECT_DELETED,
+                f"{method} {credential} → {kind} {subject}",
             )
-            lag = (dt.datetime.now(dt.UTC) - received).total_seconds() if received else None
-        more = len(passages) >= self.batch or len(alarms) >= self.batch
-        return BatchResult(len(passages), last, lag, facts, more, len(alarms))
+            for pid, (kind, subject, method, credential) in matched.items()
+            if subject not in existing[kind]
+        }
+
+    def _reason(self, key, exc, registry, passages) -> tuple[str, str]:
+        """Why the event ``key`` failed: its subject deleted (the cheap check on it
+        alone), else the error."""
+        if key[0] == PASSAGE:
+            row = [p for p in passages if p[0] == key[1]]
+            found = self._dangling(row, registry).get(key)
+            if found is not None:
+                return found
+        reason = (
+            Quarantine.Reason.INTEGRITY
+            if isinstance(exc, IntegrityError)
+            else Quarantine.Reason.UNEXPECTED
+        )
+        return reason, f"{type(exc).__name__}: {exc}"[:500]
+
+    def _set_aside(self, passages, alarms, held) -> None:
+        """Write the quarantine rows of ``held`` (inside the batch's transaction)."""
+        now = timezone.now()
+        zones = {(PASSAGE, p[0]): p[1] for p in passages}
+        zones.update({(ALARM, a[0]): a[2] for a in alarms})
+        rows = []
+        for key, (reason, message) in held.items():
+            zone = zones.get(key)
+            if zone is None:  # not of this part of the batch
+                continue
+            kind, pk = key
+            rows.append(
+                Quarantine(
+                    processor=self.name,
+                    passage_id=pk if kind == PASSAGE else None,
+                    alarm_id=pk if kind == ALARM else None,
+                    zone_id=zone,
+                    reason=reason,
+                    message=message,
+                    created=now,
+                )
+            )
+        Quarantine.objects.bulk_create(rows, ignore_conflicts=True)
+
+    def replay_queued(self) -> int:
+        """Take again the set-aside events the police asked to replay
+        (:func:`anyuan.events.actions.replay`), with the registry as it is now: the
+        presences, facts and alerts they make are written, and they are marked replayed;
+        one that fails again is held again with the new reason. The number replayed."""
+        queued = list(
+            Quarantine.objects.filter(state=Quarantine.State.QUEUED, processor=self.name)
+            .order_by("pk")
+            .values_list("pk", "passage_id", "alarm_id")[: self.batch]
+        )
+        if not queued:
+            return 0
+        passages = list(
+            Passage.objects.filter(pk__in=[p for _q, p, _a in queued if p])
+            .order_by("pk")
+            .values_list(*PASSAGE_FIELDS)
+        )
+        alarms = list(
+            DeviceAlarm.objects.filter(pk__in=[a for _q, _p, a in queued if a])
+            .order_by("pk")
+            .values_list(*ALARM_FIELDS)
+        )
+        replay = {(PASSAGE if p else ALARM, p or a): q for q, p, a in queued}
+        self.registry.refresh_if_changed()
+        self._reload_rules()
+        try:
+            self._commit(passages, alarms, replay=replay, reload_registry=False)
+            return len(queued)
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            log.info("processor %s: replaying together failed (%s); one by one", self.name, exc)
+        done = 0
+        for rows, kind in ((passages, PASSAGE), (alarms, ALARM)):
+            for row in rows:
+                key = (kind, row[0])
+                one = ([row], []) if kind == PASSAGE else ([], [row])
+                registry = self.registry
+                try:
+                    self._commit(*one, replay={key: replay[key]}, reload_registry=False)
+                    done += 1
+                except OUTAGE:
+                    raise
+                except Exception as exc:
+                    reason, message = self._reason(key, exc, registry, one[0])
+                    log.warning(
+                        "processor %s: %s %s failed again: %s (%s)",
+                        self.name, *key, reason, message,
+                    )  # fmt: skip
+                    Quarantine.objects.filter(pk=replay[key]).update(
+                        state=Quarantine.State.HELD,
+                        reason=reason,
+                        message=message,
+                        attempts=F("attempts") + 1,
+                        updated=timezone.now(),
+                    )
+        return done
 
     def _publish_occupancy(self, facts: list[dict]) -> None:
         """One live message per (station, owner enterprise) with the new counts of the zones

@@ -27,6 +27,9 @@ urlpatterns = [
         name="muster-xlsx",
     ),
     path("devices/", views.DeviceStatusView.as_view(), name="device-status"),
+    # events the processor could not place: replay or dismiss (police only)
+    path("quarantine/", views.QuarantineView.as_view(), name="quarantine"),
+    path("quarantine/<int:pk>/", views.QuarantineStepView.as_view(), name="quarantine-step"),
     path("trajectory/", views.TrajectorySearchView.as_view(), name="trajectory"),
     path(
         "trajectory/person/<int:pk>/",

@@ -9,8 +9,11 @@ presence pages use the query functions of ``api.py`` (scoped, set-based).
 import datetime
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,10 +23,11 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from ninja.errors import ValidationError
 
+from anyuan.core import supervisor
 from anyuan.core import views as generic
-from anyuan.core.roles import EXPORT, VIEW, user_can
-from anyuan.events import api
-from anyuan.events.models import DeviceLink, Direction, Method, Presence, SubjectKind
+from anyuan.core.roles import CHANGE, EXPORT, SITE_SERVICES, VIEW, user_can
+from anyuan.events import actions, api
+from anyuan.events.models import DeviceLink, Direction, Method, Presence, Quarantine, SubjectKind
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
 
@@ -108,7 +112,8 @@ class DeviceStatusView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
-        rows, counts = api.device_states(request.user)
+        user = request.user
+        rows, counts = api.device_states(user)
         status = request.GET.get("status", "")
         if status in api.DEVICE_STATUS_LABELS:
             rows = [r for r in rows if r["status"] == status]
@@ -128,10 +133,66 @@ class DeviceStatusView(LoginRequiredMixin, View):
                 "total": sum(counts.values()),
                 "at": timezone.now(),
                 "panel_url": request.get_full_path(),
+                # the platform's own health, for those who may see it
+                "site": site_state() if user_can(user, SITE_SERVICES, VIEW) else None,
+                "set_aside": api.quarantine_rows(user).filter(state=Quarantine.State.HELD).count()
+                if user_can(user, Quarantine, VIEW)
+                else None,
             },
         )
         add_never_cache_headers(response)
         return response
+
+
+SERVICE_LABELS = {
+    "web": gettext_lazy("Web server"),
+    "process": gettext_lazy("Event processor"),
+    "escalate": gettext_lazy("Alert escalation"),
+    "deadlines": gettext_lazy("Dispute time limits"),
+    "live": gettext_lazy("Simulator (demo)"),
+}
+SERVICE_STATES = {
+    supervisor.RUNNING: gettext_lazy("Running"),
+    supervisor.BACKOFF: gettext_lazy("Backing off, restarting"),
+    supervisor.STOPPING: gettext_lazy("Stopping"),
+    supervisor.STOPPED: gettext_lazy("Stopped"),
+    supervisor.DONE: gettext_lazy("Finished"),
+}
+
+
+def _when(value):
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def site_state() -> dict:
+    """What ``anyuan site`` last wrote of its services (``anyuan.core.supervisor``), for
+    the page: ``found`` false when no supervisor runs here (the services may run under
+    systemd units of their own)."""
+    state = supervisor.read_state()
+    if state is None:
+        return {"found": False, "services": []}
+    head = state["supervisor"]
+    services = []
+    for s in state["services"]:
+        services.append(
+            {
+                **s,
+                "label": SERVICE_LABELS.get(s["name"], s["name"]),
+                "state_label": SERVICE_STATES.get(s["state"], s["state"]),
+                "since": _when(s.get("since")),
+                "last_exit_at": _when(s.get("last_exit_at")),
+            }
+        )
+    return {
+        "found": True,
+        "running": head.get("state") == supervisor.RUNNING and not head["stale"],
+        "stale": head["stale"],
+        "silent_s": head["silent_s"],
+        "host": head.get("host", ""),
+        "started": _when(head.get("started")),
+        "updated": _when(head.get("updated")),
+        "services": services,
+    }
 
 
 class MusterView(PresencePage):
@@ -350,3 +411,84 @@ class TrajectorySearchView(PresencePage):
             },
             status=400 if error else 200,
         )
+
+
+# --- events the processor set aside (police only) ------------------------------------------
+
+QUARANTINE_STEPS = {"replay": actions.replay, "dismiss": actions.dismiss}
+
+
+class QuarantineView(LoginRequiredMixin, View):
+    """The events the processor could not place (``events.Quarantine``), newest first,
+    with their reason; a police user replays one once its cause is fixed, or dismisses
+    it. Filter ``?state=`` (default: held)."""
+
+    model = Quarantine
+    template_name = "events/quarantine.html"
+    shown = 200
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            api.quarantine_rows(request.user)  # 403 for anyone but the police
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        rows = api.quarantine_rows(user)
+        counts = dict(rows.values_list("state").annotate(n=Count("pk")).order_by())
+        state = request.GET.get("state", Quarantine.State.HELD)
+        if state not in Quarantine.State.values and state != "all":
+            state = Quarantine.State.HELD
+        if state != "all":
+            rows = rows.filter(state=state)
+        reasons, states = dict(Quarantine.Reason.choices), dict(Quarantine.State.choices)
+        items = list(
+            rows.order_by("-created", "-pk").values(
+                "id", "passage_id", "alarm_id", "zone__name", "reason", "message", "state",
+                "attempts", "created", "replayed_at",
+            )[: self.shown]
+        )  # fmt: skip
+        for item in items:
+            item["reason_label"] = reasons.get(item["reason"], item["reason"])
+            item["state_label"] = states.get(item["state"], item["state"])
+        response = render(
+            request,
+            self.template_name,
+            {
+                "rows": items,
+                "state": state,
+                "tabs": [
+                    {"state": s, "label": label, "count": counts.get(s, 0)}
+                    for s, label in Quarantine.State.choices
+                ],
+                "total": sum(counts.values()),
+                "can_change": user_can(user, Quarantine, CHANGE),
+                "more": rows.count() > self.shown,
+            },
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+class QuarantineStepView(LoginRequiredMixin, View):
+    """``POST step=replay|dismiss`` on one set-aside event (audited, ``actions.py``)."""
+
+    model = Quarantine
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        entry = api.quarantine_rows(request.user, CHANGE).filter(pk=self.kwargs["pk"]).first()
+        if entry is None:
+            raise Http404
+        step = QUARANTINE_STEPS.get(request.POST.get("step", ""))
+        if step is None:
+            messages.error(request, _("Unknown step."))
+        else:
+            try:
+                step(request.user, entry, remote_addr=generic.client_ip(request))
+            except (actions.StepRefused, PermissionDenied) as e:
+                messages.error(request, str(e))
+        back = request.POST.get("back", "")
+        if back not in Quarantine.State.values and back != "all":
+            back = Quarantine.State.HELD
+        return HttpResponseRedirect(f"{reverse('events:quarantine')}?state={back}", status=303)

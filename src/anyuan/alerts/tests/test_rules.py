@@ -438,6 +438,11 @@ def test_no_queries_per_fact_without_alerts(site, django_assert_max_num_queries)
     assert alerts() == []
 
 
+class Crash(BaseException):
+    """The process dying mid-batch: nothing of the batch commits, nothing is set aside
+    (an ``Exception`` is set aside in the quarantine: ``events/tests/test_quarantine.py``)."""
+
+
 def test_restart_after_a_crash_raises_each_alert_once(site):
     script = [
         (site.gate, "in", "C-NOBODY"),
@@ -457,9 +462,9 @@ def test_restart_after_a_crash_raises_each_alert_once(site):
         evaluator(facts)
         calls.append(len(facts))
         if len(calls) == 2:
-            raise RuntimeError("crash")
+            raise Crash("crash")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Crash):
         Processor(batch=2, on_facts=crash_on_second_batch).run_once()
     after_crash = Alert.objects.count()
     assert after_crash > 0  # the first batch committed its alerts

@@ -5,18 +5,16 @@ registry's own importer) once, creates one demo account per role (with an authen
 key for each account that signs in with a second factor, kept in
 ``var/demo/totp-secrets.json``, mode 0600), prints them, issues
 the demo devices' tokens (once, kept in ``var/demo/device-tokens.json``, mode 0600), and
-serves the web app while the simulator plays a week of park life into it at 60× speed
-(``simulate --live``, a background process logging to ``var/demo/live.log``; ``--no-live``
-leaves it out) and the processor turns the passages into presence and occupancy
-(``anyuan process``, logging to ``var/demo/process.log``). A second run reuses what exists
+runs the whole site as ``anyuan site`` does — the web server, the processor turning the
+passages into presence, occupancy and alerts, the escalation and the dispute time limits,
+each restarted if it dies (logs in ``var/demo/NAME.log``) — while the simulator plays a
+week of park life into it at 60× speed (``simulate --live``, ``var/demo/live.log``;
+``--no-live`` leaves it out). Ctrl+C stops everything. A second run reuses what exists
 and starts at once.
 """
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from anyuan.core.roles import Role
+from anyuan.core.supervisor import ON_FAILURE, Service, anyuan
 
 DEMO_PASSWORD = "anyuan-demo-2026"  # noqa: S105 — a local demo's published password
 DEMO_ACCOUNTS = [
@@ -41,10 +40,6 @@ DEMO_ACCOUNTS = [
 
 
 LIVE_DAYS = 7
-
-
-def _exit(signum, frame):
-    raise SystemExit(0)
 
 
 class Command(BaseCommand):
@@ -75,22 +70,16 @@ class Command(BaseCommand):
         self.print_accounts(users, port, secrets)
         if no_serve:
             return
-        children = [self.start_child("process", ["process", "--poll", "1"])]
+        # the whole site, supervised (``anyuan site``): the web server's output here, the
+        # others' in var/demo/NAME.log; and beside it the simulator, started again only
+        # if it fails (it ends after LIVE_DAYS simulated days)
+        from anyuan.core.management.commands.site import run, site_services
+
+        demo_logs = Path(settings.VAR_DIR) / "demo"
+        services = site_services(port=port, log_dir=demo_logs, web_log=False)
         if not no_live:
-            children.append(self.start_live(port, seed, tokens))
-        # the server re-raises the SIGTERM that stopped it: exit through ``finally`` then
-        previous = signal.signal(signal.SIGTERM, _exit)
-        try:
-            call_command("serve", port=port)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            for child in children:
-                child.terminate()
-            for child in children:
-                try:
-                    child.wait(10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            services.append(self.live_service(port, seed, tokens, demo_logs / "live.log"))
+        run(services, out=self.stdout)
 
     def ensure_device_tokens(self) -> Path:
         """The demo devices' tokens, issued once; a later run reuses them."""
@@ -120,30 +109,14 @@ class Command(BaseCommand):
         write_private(path, issue_device_tokens(SYSTEM, devices), force=True)
         return path
 
-    def start_child(self, name: str, args: list[str]):
-        """``anyuan ARGS`` in the background, logging to ``var/demo/NAME.log``."""
-        log_path = Path(settings.VAR_DIR) / "demo" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            child = subprocess.Popen(  # noqa: S603 — our own command line
-                [sys.executable, "-m", "anyuan.cli", *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        self.stdout.write(f"  {name}: running in the background, log in {log_path}")
-        return child
-
-    def start_live(self, port: int, seed: int, tokens: Path):
-        """The simulator, sending into the server about to start (it waits for it)."""
-        return self.start_child(
-            "live",
-            [
-                "simulate", "--scale", "demo",
-                "--live", f"http://127.0.0.1:{port}", "--speed", "60", "--tokens", str(tokens),
-                "--days", str(LIVE_DAYS), "--seed", str(seed), "--wait", "120",
-            ],
+    def live_service(self, port: int, seed: int, tokens: Path, log: Path) -> Service:
+        """The simulator, sending into the server the site starts (it waits for it)."""
+        argv = anyuan(
+            "simulate", "--scale", "demo",
+            "--live", f"http://127.0.0.1:{port}", "--speed", "60", "--tokens", str(tokens),
+            "--days", str(LIVE_DAYS), "--seed", str(seed), "--wait", "120",
         )  # fmt: skip
+        return Service("live", argv, ON_FAILURE, log)
 
     def load_park(self, seed):
         out = Path(settings.VAR_DIR) / "demo"

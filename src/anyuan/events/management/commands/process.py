@@ -8,11 +8,17 @@ overstay, silent devices, exits left without an entry) every ``--check-every`` s
 ``--muster ZONE_ID`` prints the zone's muster list (who is inside it and the
 zones below it) as CSV and exits. The alert rules (``anyuan.alerts.evaluator``) are
 evaluated on the facts of every batch, in its transaction; ``--no-rules`` turns them off.
+
+Nothing an event holds stops it: what it cannot place is set aside in the quarantine
+(``/events/quarantine/``) and it goes on; a database that is locked or away is waited
+for; any other failure is said on stderr and tried again after a pause (1 s, doubling
+to a minute).
 """
 
 import signal
 import sys
 import time
+import traceback
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
@@ -83,7 +89,9 @@ class Command(BaseCommand):
     def run(self, processor, options, stop):
         self.stdout.write(f"processor {processor.name}: from passage {processor.last_passage_id}")
         total, started, reported, checked = 0, time.monotonic(), 0.0, 0.0
+        set_aside = 0
         busy = 0  # failed attempts in a row (a database that is locked or away)
+        failed = 0  # failures in a row that no event could be blamed for
         while not stop:
             try:
                 result = processor.process_batch()
@@ -95,8 +103,27 @@ class Command(BaseCommand):
                 self.stderr.write(f"database busy ({exc}); trying again in {wait:.1f} s")
                 time.sleep(wait)
                 continue
-            busy = 0
+            except Exception:
+                # the processor sets aside the events a batch fails on; what is left (the
+                # quarantine itself failing) must not end the loop either: say it, wait
+                # (1 s doubling to a minute) and try again from the checkpoint
+                failed += 1
+                wait = min(2.0 ** (failed - 1), 60.0)
+                self.stderr.write(
+                    f"processing failed:\n{traceback.format_exc()}trying again in {wait:.0f} s"
+                )
+                if options["once"] and failed > 3:
+                    raise
+                self._sleep(wait, stop)
+                continue
+            busy = failed = 0
             total += result.processed
+            if result.set_aside:
+                set_aside += result.set_aside
+                self.stderr.write(
+                    f"{result.set_aside} event(s) set aside (could not be placed); "
+                    "see /events/quarantine/"
+                )
             now = time.monotonic()
             if result.processed and (options["once"] or now - reported >= 5):
                 reported = now
@@ -114,6 +141,13 @@ class Command(BaseCommand):
                         live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
                     except (OperationalError, InterfaceError) as exc:
                         self.stderr.write(f"database busy ({exc}); the checks run again later")
+                    except Exception:
+                        # a time-based rule failing (no event to set aside): said, and
+                        # tried again at the next round; the passages go on meanwhile
+                        self.stderr.write(
+                            f"the time-based checks failed:\n{traceback.format_exc()}"
+                            "they run again later"
+                        )
                     checked = time.monotonic()
                 if options["once"]:
                     break
@@ -121,7 +155,17 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         rules = processor.on_facts
         raised = f"; {rules.raised} alerts raised or repeated" if rules is not None else ""
-        self.stdout.write(f"processed {total} passages in {elapsed:.1f} s{raised}; stopped cleanly")
+        aside = f"; {set_aside} set aside" if set_aside else ""
+        self.stdout.write(
+            f"processed {total} passages in {elapsed:.1f} s{raised}{aside}; stopped cleanly"
+        )
+
+    @staticmethod
+    def _sleep(seconds: float, stop: list) -> None:
+        """Wait, but not past a stop request."""
+        deadline = time.monotonic() + seconds
+        while not stop and time.monotonic() < deadline:
+            time.sleep(min(0.2, seconds))
 
     def muster(self, zone_id):
         zone = Zone.objects.filter(pk=zone_id).first()
