@@ -1,10 +1,8 @@
 """The versioned REST API, /api/v1/ (OpenAPI schema at /api/v1/openapi.json, docs at /api/v1/docs)."""
 
-from ninja import NinjaAPI
+from anyuan.core.api import USER_AUTH, Api, install_error_handlers
 
-from anyuan.core.api import USER_AUTH, install_error_handlers
-
-api = NinjaAPI(
+api = Api(
     title="anyuan 安园 API",
     version="1",
     urls_namespace="api-v1",

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from anyuan.api import api
 from anyuan.core import views as core_views
+from anyuan.core.api import not_found as api_not_found
 from anyuan.dashboard.views import LandingView
 
 admin.site.site_header = admin.site.site_title = "anyuan 安园"
@@ -21,5 +22,6 @@ urlpatterns = [
     path("incidents/", include("anyuan.incidents.urls")),
     path("audit/", include("anyuan.core.urls")),
     path("api/v1/", api.urls),
+    re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
 ]

@@ -7,7 +7,7 @@ from ninja import Router, Schema, Status
 
 from anyuan.accounts import actions as account_actions
 from anyuan.accounts.models import ApiToken, User
-from anyuan.core.api import client_ip, crud
+from anyuan.core.api import client_ip, crud, errors
 from anyuan.core.roles import ACTIONS, CHANGE, VIEW, user_can
 from anyuan.core.schemas import model_schemas
 
@@ -97,7 +97,12 @@ class TokenCreated(TokenOut):
     key: str
 
 
-@router.post("/tokens", response={201: TokenCreated}, operation_id="issue_token", tags=["tokens"])
+@router.post(
+    "/tokens",
+    response={201: TokenCreated, **errors(404)},
+    operation_id="issue_token",
+    tags=["tokens"],
+)
 def issue_token(request, payload: TokenIn):
     actor = request.auth
     if payload.user is None or payload.user == actor.pk:
