@@ -1,10 +1,25 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path, register_converter
 
 from anyuan.api import api
 from anyuan.core import views as core_views
 from anyuan.core.api import not_found as api_not_found
 from anyuan.dashboard.views import LandingView
+
+
+class AnyPath:
+    """Any rest of a path, line breaks included (``<path:…>`` stops at one)."""
+
+    regex = r"[\s\S]*"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyPath, "anypath")
 
 admin.site.site_header = admin.site.site_title = "anyuan 安园"
 
@@ -22,6 +37,6 @@ urlpatterns = [
     path("incidents/", include("anyuan.incidents.urls")),
     path("audit/", include("anyuan.core.urls")),
     path("api/v1/", api.urls),
-    re_path(r"^api/", api_not_found),
+    path("api/<anypath:rest>", api_not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
 ]

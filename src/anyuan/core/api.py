@@ -238,7 +238,7 @@ def install_error_handlers(api):
 
 
 @csrf_exempt  # it changes nothing; a POST with a session cookie is a 404 too, not a CSRF 403
-def not_found(request):
+def not_found(request, rest: str = ""):
     """Any other path under /api/: a JSON 404 like the API's own (an id that is not a number,
     e.g. ``/registry/person/abc``, matches no route), not the HTML page."""
     return JsonResponse({"detail": _("Not found.")}, status=404)

@@ -46,8 +46,11 @@ class NormalizedCharField(models.CharField):
             return value
 
     def get_db_prep_save(self, value, connection):
-        """A value written: refused unless it is a valid identifier."""
-        return super().get_db_prep_save(self.to_python(value), connection)
+        """A value written: refused unless it is a valid identifier (an expression, such as
+        bulk_update's, is checked value by value when its parts are prepared)."""
+        if not hasattr(value, "as_sql"):
+            value = self.to_python(value)
+        return super().get_db_prep_save(value, connection)
 
 
 class RegistryModel(models.Model):
