@@ -1,8 +1,8 @@
 """The versioned REST API, /api/v1/ (OpenAPI schema at /api/v1/openapi.json, docs at /api/v1/docs)."""
 
-from anyuan.core.api import USER_AUTH, AnyuanAPI, LocalDocs, install_error_handlers
+from anyuan.core.api import USER_AUTH, Api, LocalDocs, install_error_handlers
 
-api = AnyuanAPI(
+api = Api(
     title="anyuan 安园 API",
     version="1",
     urls_namespace="api-v1",

@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 
 from anyuan.accounts import actions as account_actions
 from anyuan.accounts.models import ApiToken, User
-from anyuan.core.api import DbInt, client_ip, crud
+from anyuan.core.api import DbInt, client_ip, crud, errors
 from anyuan.core.roles import ACTIONS, CHANGE, VIEW, Role, managed_roles, user_can
 from anyuan.core.schemas import model_schemas
 
@@ -156,7 +156,12 @@ class TokenCreated(TokenOut):
     key: str
 
 
-@router.post("/tokens", response={201: TokenCreated}, operation_id="issue_token", tags=["tokens"])
+@router.post(
+    "/tokens",
+    response={201: TokenCreated, **errors(404)},
+    operation_id="issue_token",
+    tags=["tokens"],
+)
 def issue_token(request, payload: TokenIn):
     actor = request.auth
     token, key = account_actions.issue_token(

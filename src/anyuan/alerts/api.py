@@ -19,7 +19,7 @@ from ninja.pagination import paginate
 from anyuan.alerts import actions
 from anyuan.alerts.models import Alert, Rule
 from anyuan.alerts.rules import DEFAULTS
-from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, crud
+from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, crud, inline_choices
 from anyuan.core.roles import CHANGE, VIEW, user_can
 from anyuan.core.schemas import model_schemas
 
@@ -72,9 +72,9 @@ class AlertDetailOut(AlertOut):
 
 
 class AlertFilters(Schema):
-    state: Alert.State | None = None
+    state: inline_choices(Alert.State) | None = None
     type: Alert.Type | None = None
-    severity: Alert.Severity | None = None
+    severity: inline_choices(Alert.Severity) | None = None
     zone: DbInt | None = None
     since: dt.datetime | None = Field(None, description="Seen at or after this time.")
 

@@ -198,9 +198,12 @@ def _integrity_fields(model, error: IntegrityError) -> list[str]:
 
 
 def _split(model, data: dict) -> tuple[dict, dict]:
-    """(column values, many-to-many values); a foreign key given as an id is set by id."""
+    """(column values, many-to-many values); a foreign key or one-to-one field given as an
+    id is set by id."""
     m2m_names = {f.name for f in model._meta.many_to_many}
-    fk_attnames = {f.name: f.attname for f in model._meta.concrete_fields if f.many_to_one}
+    fk_attnames = {
+        f.name: f.attname for f in model._meta.concrete_fields if f.many_to_one or f.one_to_one
+    }
     plain = {}
     for k, v in data.items():
         if k in m2m_names:

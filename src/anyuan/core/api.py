@@ -3,22 +3,39 @@ router whose every operation goes through ``restrict()`` and the generic actions
 
 Every operation that takes an object id declares ``x-anyuan-model`` in the OpenAPI schema;
 the scoping test walks the schema and refuses operations that do not.
+
+The error answers are declared in one place, ``Api``'s schema generator: each operation
+gets those that follow from its shape (``error_statuses``: 401 and 403 when it needs
+credentials, 404 when its path names an object, 422 when it takes parameters or a body,
+400 and 413 when it takes a body), with a typed body (``ErrorOut``, ``ValidationErrorOut``
+for 422). An operation that can answer more (409 for a state conflict, 429 when rate
+limited, 404 for an id in its body) says so with ``errors(...)`` in its ``response``.
+``core/tests/test_fuzz_api.py`` fuzzes the whole schema and fails on any answer that the
+schema does not declare.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import DocsBase
+from ninja.openapi.schema import OpenAPISchema
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import WithJsonSchema
 
 from anyuan.core import actions, net, personal
 from anyuan.core.models import REASON_MAX_LENGTH
@@ -62,37 +79,6 @@ class TokenAuth(HttpBearer):
 USER_AUTH = [SessionAuth(csrf=True), TokenAuth()]
 
 
-def _merged(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for key, value in b.items():
-        if isinstance(out.get(key), dict) and isinstance(value, dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-class AnyuanAPI(NinjaAPI):
-    """NinjaAPI whose schema names each response status once: Ninja keys the responses it
-    generates by number (200) and an operation's ``openapi_extra`` by string ("200"), and
-    the JSON then holds the key twice, which YAML-based readers (swagger-ui) refuse. The
-    two are merged under the string key, the declared details over the generated ones."""
-
-    def get_openapi_schema(self, *args, **kwargs):
-        schema = super().get_openapi_schema(*args, **kwargs)
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.get("responses") if isinstance(operation, dict) else None
-                if not responses:
-                    continue
-                merged: dict = {}
-                for status in sorted(responses, key=lambda s: isinstance(s, str)):
-                    key = str(status)
-                    merged[key] = _merged(merged.get(key, {}), responses[status])
-                operation["responses"] = merged
-        return schema
-
-
 class LocalDocs(DocsBase):
     """The interactive docs (``/api/v1/docs``): swagger-ui from this server's own static
     files (npm's ``swagger-ui-dist``, nothing from a CDN, so they work on an offline
@@ -113,7 +99,113 @@ class LocalDocs(DocsBase):
 
 
 class ErrorOut(Schema):
-    detail: Any
+    """The body of every error answer but 422: what went wrong, for people."""
+
+    detail: str
+
+
+class FieldError(Schema):
+    loc: list[str | int] = Field(description='Where: ["body", "name"], ["query", "limit"], ...')
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Schema):
+    """The body of a 422: one entry per refused field."""
+
+    detail: list[FieldError]
+
+
+ERRORS: dict[int, tuple[type[Schema], str]] = {
+    400: (ErrorOut, "The body could not be read"),
+    401: (ErrorOut, "No, unknown, expired or revoked credentials"),
+    403: (ErrorOut, "Not allowed for this user (role, place, CSRF)"),
+    404: (ErrorOut, "No such object in the user's reach"),
+    409: (ErrorOut, "Conflicts with the object's state"),
+    413: (ErrorOut, "The body is too large"),
+    422: (ValidationErrorOut, "Refused: field-level messages"),
+    429: (ErrorOut, "Too many attempts; try again later"),
+}
+
+
+def errors(*statuses: int) -> dict[int, type[Schema]]:
+    """Error answers an operation gives beyond those that follow from its shape, for its
+    ``response``: ``response={200: CaseOut, **errors(409)}``."""
+    return {status: ERRORS[status][0] for status in statuses}
+
+
+def error_statuses(operation: dict) -> set[int]:
+    """The error answers that follow from an operation's shape in the OpenAPI schema."""
+    statuses = set()
+    if operation.get("security"):
+        statuses |= {401, 403}  # no or bad credentials; role, place or CSRF refused
+    params = operation.get("parameters") or []
+    if any(p.get("in") == "path" for p in params):
+        statuses.add(404)  # the object does not exist or is out of reach
+    if params or operation.get("requestBody"):
+        statuses.add(422)  # validation, by the schema or by the actions
+    if operation.get("requestBody"):
+        statuses |= {400, 413}  # unreadable or oversized body
+    return statuses
+
+
+def inline_choices(choices):
+    """A model's choices as an API field type whose enum is written out where it is used,
+    rather than as a shared component named after its class: the schema's component
+    names are one namespace for every app, and two apps have a ``Severity``."""
+    schema = {"type": "string", "enum": list(choices.values)}
+    return Annotated[choices, WithJsonSchema(schema)]
+
+
+class _OpenAPI(OpenAPISchema):
+    def add_schema_definitions(self, definitions: dict) -> None:
+        for name, schema in definitions.items():
+            known = self.schemas.get(name)
+            # (a schema read and written differs in which fields it requires, no more)
+            if known is not None and _without_required(known) != _without_required(schema):
+                raise ImproperlyConfigured(
+                    f"Two different API schemas are named {name!r}: rename one (Ninja would "
+                    "document one in place of the other), or, for a model's choices, use "
+                    "core.api.inline_choices."
+                )
+        super().add_schema_definitions(definitions)
+
+    def operation_details(self, operation) -> dict:
+        details = super().operation_details(operation)
+        # openapi_extra may add responses under string keys next to Ninja's integer ones
+        declared: dict[str, dict] = {}
+        for status, response in details["responses"].items():
+            self.deep_dict_update(declared.setdefault(str(status), {}), response)
+        for status in sorted(error_statuses(details) | {int(s) for s in declared if s.isdigit()}):
+            if status not in ERRORS:
+                continue
+            model, description = ERRORS[status]
+            wrapped = operation._create_response_model(model)
+            schema = self._create_schema_from_model(wrapped, mode="serialization")[0]
+            response = declared.setdefault(str(status), {"description": description})
+            content = response.setdefault("content", {}).setdefault(
+                self.api.renderer.media_type, {"schema": schema}
+            )
+            alternatives = content["schema"].get("anyOf", [content["schema"]])
+            if schema not in alternatives:  # its own body, or ours (e.g. Ninja's 422)
+                content["schema"] = {"anyOf": [*alternatives, schema]}
+        details["responses"] = dict(sorted(declared.items()))
+        return details
+
+
+def _without_required(schema: dict) -> dict:
+    return {k: v for k, v in schema.items() if k != "required"}
+
+
+class Api(NinjaAPI):
+    """The NinjaAPI whose schema declares every operation's error answers, each status once
+    (Ninja keys the responses it generates by number and ``openapi_extra`` by string; the
+    JSON would hold both, which swagger-ui refuses), and refuses two schemas of one name."""
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return _OpenAPI(api=self, path_prefix=path_prefix)
 
 
 # An integer a database column can hold: query parameters that filter by an id or a
@@ -168,6 +260,13 @@ def install_error_handlers(api):
     @api.exception_handler(SuspiciousOperation)
     def bad_request(request, exc):
         return api.create_response(request, {"detail": _("Bad request.")}, status=400)
+
+
+@csrf_exempt  # it changes nothing; a POST with a session cookie is a 404 too, not a CSRF 403
+def not_found(request, rest: str = ""):
+    """Any other path under /api/: a JSON 404 like the API's own (an id that is not a number,
+    e.g. ``/registry/person/abc``, matches no route), not the HTML page."""
+    return JsonResponse({"detail": _("Not found.")}, status=404)
 
 
 class RevealIn(Schema):
@@ -348,4 +447,17 @@ def crud(
     return router
 
 
-__all__ = ["ADD", "USER_AUTH", "DbInt", "crud", "install_error_handlers", "masked"]
+__all__ = [
+    "ADD",
+    "USER_AUTH",
+    "Api",
+    "DbInt",
+    "ErrorOut",
+    "ValidationErrorOut",
+    "crud",
+    "errors",
+    "inline_choices",
+    "install_error_handlers",
+    "masked",
+    "not_found",
+]

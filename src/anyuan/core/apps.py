@@ -24,3 +24,6 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         connection_created.connect(_private_database, dispatch_uid="anyuan.private_database")
+        from anyuan.core import postgres
+
+        connection_created.connect(postgres.set_up, dispatch_uid="anyuan.core.postgres")

@@ -29,7 +29,7 @@ from pydantic import field_validator
 
 from anyuan.core import actions as core_actions
 from anyuan.core import spreadsheets
-from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip
+from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, errors
 from anyuan.core.roles import CHANGE, EXPORT, VIEW, user_can
 from anyuan.events import actions, credentials, processor
 from anyuan.events.ingest import (
@@ -115,22 +115,91 @@ def _body_schema(schema, *, array: bool, ndjson: bool) -> dict:
     return {"requestBody": {"required": True, "content": content}}
 
 
-_RESULTS = {
+class IngestError(Schema):
+    field: str
+    message: str
+    code: str
+
+
+class IngestItem(Schema):
+    index: int
+    status: str = Field(description="stored, duplicate or refused")
+    event_id: str | None = None
+    error: IngestError | None = None
+
+
+class IngestOne(Schema):
+    """One event: stored (201) or a duplicate (200)."""
+
+    status: str
+    event_id: str | None
+    received_time: str
+
+
+class IngestRefused(Schema):
+    """One event refused: 422, or 403 for an event of another device."""
+
+    status: str
+    event_id: str | None
+    received_time: str
+    error: IngestError
+    detail: str
+
+
+class IngestBatch(Schema):
+    """An array or NDJSON: each item's result; 422 when every item was refused."""
+
+    received_time: str
+    stored: int
+    duplicates: int
+    refused: int
+    results: list[IngestItem]
+
+
+class HeartbeatOut(Schema):
+    status: str
+    received_time: str
+    clock_offset_s: float
+    clock_skew: bool
+
+
+_DESCRIPTIONS = {
     "200": {"description": "Accepted (a duplicate, or a batch: see each item's result)"},
     "201": {"description": "Stored"},
     "401": {"description": "No, unknown or revoked device token"},
     "403": {"description": "Deactivated device, or an event of another device"},
     "413": {"description": "Body too large, or too many events"},
     "422": {"description": "Refused: the reasons are in the body"},
+    "503": {"description": "The event log cannot store events just now: send them again"},
 }
+
+
+def _answers(accepted, refused, stored=None) -> dict:
+    """What an ingestion endpoint answers (it writes its replies itself)."""
+    return {
+        200: accepted,
+        **({201: stored} if stored else {}),
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut | IngestRefused,
+        413: ErrorOut,
+        422: refused,
+        503: ErrorOut,
+    }
+
+
+_EVENTS = _answers(
+    IngestOne | IngestBatch, ErrorOut | IngestRefused | IngestBatch, stored=IngestOne
+)
 
 
 @router.post(
     "/ingest/passages",
     auth=DEVICE_AUTH,
+    response=_EVENTS,
     operation_id="ingest_passages",
     summary="Report passages: one JSON object, or a JSON array",
-    openapi_extra={**_body_schema(PassageIn, array=True, ndjson=False), "responses": _RESULTS},
+    openapi_extra={**_body_schema(PassageIn, array=True, ndjson=False), "responses": _DESCRIPTIONS},
 )
 def ingest_passages(request):
     return ingest_request(request, PASSAGE)
@@ -139,9 +208,10 @@ def ingest_passages(request):
 @router.post(
     "/ingest/passages/bulk",
     auth=DEVICE_AUTH,
+    response=_EVENTS,
     operation_id="ingest_passages_bulk",
     summary="Report up to 10,000 passages: a JSON array or NDJSON",
-    openapi_extra={**_body_schema(PassageIn, array=True, ndjson=True), "responses": _RESULTS},
+    openapi_extra={**_body_schema(PassageIn, array=True, ndjson=True), "responses": _DESCRIPTIONS},
 )
 def ingest_passages_bulk(request):
     return ingest_request(request, PASSAGE, bulk=True)
@@ -150,9 +220,10 @@ def ingest_passages_bulk(request):
 @router.post(
     "/ingest/alarms",
     auth=DEVICE_AUTH,
+    response=_EVENTS,
     operation_id="ingest_alarms",
     summary="Report device alarms: one JSON object, a JSON array, or NDJSON",
-    openapi_extra={**_body_schema(AlarmIn, array=True, ndjson=True), "responses": _RESULTS},
+    openapi_extra={**_body_schema(AlarmIn, array=True, ndjson=True), "responses": _DESCRIPTIONS},
 )
 def ingest_alarms(request):
     return ingest_request(request, ALARM)
@@ -161,9 +232,13 @@ def ingest_alarms(request):
 @router.post(
     "/ingest/heartbeat",
     auth=DEVICE_AUTH,
+    response=_answers(HeartbeatOut, ErrorOut | IngestRefused),
     operation_id="ingest_heartbeat",
     summary="A heartbeat carrying the device clock; answers the measured clock offset",
-    openapi_extra={**_body_schema(HeartbeatIn, array=False, ndjson=False), "responses": _RESULTS},
+    openapi_extra={
+        **_body_schema(HeartbeatIn, array=False, ndjson=False),
+        "responses": _DESCRIPTIONS,
+    },
 )
 def ingest_heartbeat(request):
     return ingest_request(request, HEARTBEAT)
@@ -735,11 +810,11 @@ def occupancy_rows(user, path: str) -> tuple[list[dict], Counter]:
     return zones, totals
 
 
-class OccupancyQuery(Schema):
+class ZoneInsideQuery(Schema):
     zone: DbInt = Field(description="The zone; the zones below it are listed too")
 
 
-class ZoneOccupancy(Schema):
+class ZoneInside(Schema):
     id: int
     name: str
     parent: int | None = Field(alias="parent_id")
@@ -751,20 +826,20 @@ class ZoneOccupancy(Schema):
     over_capacity: bool
 
 
-class OccupancyOut(Schema):
+class ZoneInsideOut(Schema):
     zone: Ref
     capacity: int | None
     inside: int = Field(description="Who is inside now: the zone and every zone below it")
-    zones: list[ZoneOccupancy]
+    zones: list[ZoneInside]
 
 
 @router.get(
     "/occupancy",
-    response=OccupancyOut,
+    response={200: ZoneInsideOut, **errors(404)},
     operation_id="zone_occupancy",
     summary="Who is inside now, counted per zone: the zone and every zone below it",
 )
-def zone_occupancy(request, query: Query[OccupancyQuery]):
+def zone_occupancy(request, query: Query[ZoneInsideQuery]):
     user = request.auth
     require(user, VIEW)
     zone = visible_zone(user, query.zone)

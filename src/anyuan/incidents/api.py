@@ -19,7 +19,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from anyuan.core.actions import ValidationFailed
-from anyuan.core.api import DbInt, Pagination, client_ip
+from anyuan.core.api import DbInt, Pagination, client_ip, inline_choices
 from anyuan.core.roles import CHANGE, VIEW, user_can
 from anyuan.core.schemas import model_schemas
 from anyuan.incidents import actions, stats
@@ -48,7 +48,7 @@ class IncidentIn(IncidentCreate):
 
 
 class IncidentFilters(Schema):
-    category: Category | None = None
+    category: inline_choices(Category) | None = None
     solved: bool | None = None
     enterprise: DbInt | None = None
     grid: DbInt | None = None
@@ -148,7 +148,7 @@ class IncidentStatsOut(Schema):
     solved: float | None = Field(description="Share solved in the period, percent.")
 
 
-class StatsFilters(Schema):
+class IncidentStatsFilters(Schema):
     year: int | None = Field(None, ge=2000, le=2100, description="Default: this year.")
     month: int | None = Field(
         None, ge=1, le=12, description="Default: this month this year, else December."
@@ -156,7 +156,7 @@ class StatsFilters(Schema):
     span: Literal["month", "ytd", "year"] = Field(
         "month", description="The month, the year up to the month, or the whole year."
     )
-    category: Category | None = None
+    category: inline_choices(Category) | None = None
     enterprise: DbInt | None = None
     grid: DbInt | None = None
 
@@ -167,7 +167,7 @@ class StatsFilters(Schema):
     operation_id="incident_stats",
     summary="Counts by category, enterprise, grid and month, year on year and month on month",
 )
-def incident_stats(request, filters: Query[StatsFilters]):
+def incident_stats(request, filters: Query[IncidentStatsFilters]):
     user = request.auth
     if not user_can(user, Incident, VIEW):
         raise PermissionDenied(_("You may not do this."))

@@ -28,7 +28,7 @@ class EnterpriseFilters(NameFilters):
 
     @staticmethod
     def search(qs, q):
-        return qs.filter(Q(name__icontains=q) | Q(credit_code=q.upper()))
+        return qs.filter(Q(name__icontains=q) | Q(credit_code=q))  # normalised by the field
 
 
 class ZoneFilters(NameFilters):

@@ -38,6 +38,21 @@ class NormalizedCharField(models.CharField):
         except identifiers.IdentifierError as e:
             raise ValidationError(str(e), code="invalid") from None
 
+    def get_prep_value(self, value):
+        """A value looked up: normalised when it is a valid identifier, else as given, when
+        it matches no row (every stored one is normalised). A search never fails on it."""
+        try:
+            return super().get_prep_value(value)
+        except ValidationError:
+            return value
+
+    def get_db_prep_save(self, value, connection):
+        """A value written: refused unless it is a valid identifier (an expression, such as
+        bulk_update's, is checked value by value when its parts are prepared)."""
+        if not hasattr(value, "as_sql"):
+            value = self.to_python(value)
+        return super().get_db_prep_save(value, connection)
+
 
 class RegistryModel(models.Model):
     created = models.DateTimeField(_("created"), auto_now_add=True)

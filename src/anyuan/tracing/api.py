@@ -25,21 +25,30 @@ RUN_EXTRA = {"x-anyuan-model": "tracing.tracerun"}
 
 
 class TraceIn(Schema):
-    people: list[DbInt] = Field(default_factory=list, description="Index people (ids)")
+    # the schema states the limits the action checks, so that clients (and the API fuzzing)
+    # see what a valid question is
+    people: list[DbInt] = Field(
+        default_factory=list, max_length=actions.MAX_INDEX, description="Index people (ids)"
+    )
     plate: str | None = Field(None, max_length=16, description="Or an index vehicle's plate")
     from_: dt.datetime | None = Field(
         None, alias="from", description="Window start (default: 14 days before its end)"
     )
     to: dt.datetime | None = Field(None, description="Window end (default: now)")
-    minutes: int = Field(15, description="Minimum contact in minutes (1–1440)")
-    rule: str = Field(
-        Rule.SINGLE.value,
+    minutes: int = Field(
+        15, ge=1, le=actions.MAX_MINUTES, description="Minimum contact in minutes (1–1440)"
+    )
+    rule: Rule = Field(
+        Rule.SINGLE,
         description="single: one stay together of at least `minutes` in one zone; "
         "cumulative: at least `minutes` together within 24 hours",
     )
-    hops: int = Field(2, description="1: close contacts; 2: and secondary; 3: one more")
+    hops: int = Field(2, ge=1, le=3, description="1: close contacts; 2: and secondary; 3: one more")
     reason: str = Field(
-        ..., max_length=REASON_MAX_LENGTH, description="Why (audited; at least 4 characters)"
+        ...,
+        min_length=4,
+        max_length=REASON_MAX_LENGTH,
+        description="Why (audited; at least 4 characters)",
     )
 
     @field_validator("from_", "to")

@@ -154,6 +154,94 @@ def test_an_invalid_credit_code_is_a_field_error(admin, world):
     assert field_names(assert_json_error(r, 422)) == {"credit_code"}
 
 
+@pytest.mark.parametrize("q", ["a", "9135", "91350100M000100Y44", "ＡＢＣ", "x" * 40])
+def test_an_enterprise_search_with_any_text_is_answered(admin, world, q):
+    """Any text in q is a search: it matched the credit-code column exactly, which refused
+    text that is no credit code with a 500."""
+    r = admin.get("/api/v1/registry/enterprise", {"q": q})
+    assert r.status_code == 200, r.content[:300]
+    assert r.json()["items"] == []
+
+
+def test_an_enterprise_is_found_by_its_credit_code_in_any_case(admin, world):
+    code = world.own.enterprise.credit_code
+    for q in (code, code.lower(), f" {code} "):
+        r = admin.get("/api/v1/registry/enterprise", {"q": q})
+        assert [e["id"] for e in r.json()["items"]] == [world.own.enterprise.pk], q
+
+
+def test_a_credit_code_lookup_with_any_text_matches_nothing(world):
+    """Looking a credit code up never raises (the value matches no stored, normalised
+    code); writing one still refuses anything that is no credit code."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    assert not m.Enterprise.objects.filter(credit_code="a").exists()
+    assert not m.LabourAgency.objects.filter(credit_code__in=["a", "9135"]).exists()
+    code = world.own.enterprise.credit_code
+    assert m.Enterprise.objects.get(credit_code=code.lower()) == world.own.enterprise
+    world.own.enterprise.credit_code = "not a code"
+    with pytest.raises(ValidationError), transaction.atomic():
+        world.own.enterprise.save()
+    with pytest.raises(ValidationError), transaction.atomic():
+        m.Enterprise.objects.filter(pk=world.own.enterprise.pk).update(credit_code="x")
+    world.own.enterprise.credit_code = code.lower()  # bulk_update writes an expression
+    m.Enterprise.objects.bulk_update([world.own.enterprise], ["credit_code"])
+    assert m.Enterprise.objects.filter(credit_code=code).exists()
+
+
+def test_an_informant_is_created_and_changed_through_the_api(admin, world):
+    """The informant's person is a one-to-one field: it was handed to the model as a bare
+    id, and creating or changing an informant through the API answered 500."""
+    person = world.own.person
+    assert not m.Informant.objects.filter(person=person).exists()
+    r = send(
+        admin,
+        "post",
+        "/api/v1/registry/informant",
+        {"person_id": person.pk, "workshop_id": world.own.zone.pk, "team": "甲班"},
+    )
+    assert r.status_code == 201, r.content[:500]
+    informant = m.Informant.objects.get(pk=r.json()["id"])
+    assert (informant.person, informant.workshop, informant.team) == (
+        person,
+        world.own.zone,
+        "甲班",
+    )
+    assert r.json()["person"] == person.pk
+    assert AuditEntry.objects.filter(action="create", object_id=str(informant.pk)).exists()
+
+    other = m.Person.objects.create(
+        station=world.home.station, enterprise=world.own.enterprise, name="新信息员"
+    )
+    r = send(
+        admin,
+        "patch",
+        f"/api/v1/registry/informant/{informant.pk}",
+        {"person_id": other.pk, "team": "乙班"},
+    )
+    assert r.status_code == 200, r.content[:500]
+    informant.refresh_from_db()
+    assert (informant.person, informant.team) == (other, "乙班")
+
+
+def test_a_person_is_an_informant_once(admin, world):
+    taken = world.own.informant.person
+    before = m.Informant.objects.count()
+    r = send(admin, "post", "/api/v1/registry/informant", {"person_id": taken.pk})
+    assert "person" in field_names(assert_json_error(r, 422))
+    r = send(
+        admin,
+        "patch",
+        f"/api/v1/registry/informant/{world.neighbour.informant.pk}",
+        {"person_id": taken.pk},
+    )
+    assert "person" in field_names(assert_json_error(r, 422))
+    assert m.Informant.objects.count() == before
+    world.neighbour.informant.refresh_from_db()
+    assert world.neighbour.informant.person == world.neighbour.colleague
+
+
 def test_an_oversized_body_is_refused_in_json(admin, world):
     big = json.dumps(person_body(world, note="x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)))
     before = m.Person.objects.count()
