@@ -29,7 +29,7 @@ from pydantic import field_validator
 
 from anyuan.core import actions as core_actions
 from anyuan.core import spreadsheets
-from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, errors
+from anyuan.core.api import DbInt, ErrorOut, Pagination, client_ip, errors, inline_choices
 from anyuan.core.roles import CHANGE, EXPORT, VIEW, user_can
 from anyuan.events import actions, credentials, processor
 from anyuan.events.ingest import (
@@ -1067,10 +1067,10 @@ QUARANTINE_EXTRA = {"x-anyuan-model": "events.quarantine"}
 
 
 class QuarantineFilters(Schema):
-    state: Quarantine.State | None = Field(
+    state: inline_choices(Quarantine.State) | None = Field(
         None, description="held, queued (replay requested), replayed or dismissed; default: all"
     )
-    reason: Quarantine.Reason | None = None
+    reason: inline_choices(Quarantine.Reason) | None = None
     zone: DbInt | None = None
 
 
