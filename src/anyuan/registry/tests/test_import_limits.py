@@ -240,3 +240,39 @@ def test_the_background_thread_imports_and_reports(place, settings):
         time.sleep(0.1)
     assert job.state == "done", job.result
     assert m.Person.objects.count() == 3
+
+
+def _with_doctype(data: bytes, doctype: bytes) -> bytes:
+    """The workbook with ``doctype`` declared at the top of its first sheet, and the
+    entity ``a`` in place of a cell's text."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            part = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                head, sep, rest = part.partition(b"?>")
+                part = head + sep + doctype + rest.replace(b"<t>1</t>", b"<t>&a;</t>", 1)
+            target.writestr(info, part)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b'<!DOCTYPE w [<!ENTITY b "laugh"><!ENTITY a "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
+        b'<!DOCTYPE w [<!ENTITY a SYSTEM "file:///etc/hostname">]>',
+    ],
+    ids=["entity expansion", "external entity"],
+)
+def test_a_workbook_declaring_entities_is_refused(place, doctype):
+    """XLSX parts are parsed with defusedxml (openpyxl uses it when it is installed): an
+    entity declaration — the seed of a billion laughs or of an external-entity read — makes
+    the file unreadable instead of being expanded into the rows."""
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML
+    data = xlsx_bytes(PEOPLE_HEADER, [person_row(place, 1)])
+    assert run("people", data, "p.xlsx").ok  # the same workbook without the declaration
+    result = run("people", _with_doctype(data, doctype), "p.xlsx")
+    assert not result.ok
+    assert [p.message for p in result.problems] == ["Not a valid XLSX file."]
