@@ -230,3 +230,32 @@ def test_step_buttons_on_the_page(world):
     client.post(url, {"step": "accept", "note": "已电话联系"})
     assert Case.objects.get(pk=case.pk).state == State.ACCEPTED
     assert "已电话联系" in client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_code_throttle_is_shared_and_counts_the_clients_address_behind_the_proxy(
+    world, settings
+):
+    """The count lives in the database (every web process shares it, not one process's
+    memory), and behind the station's proxy it counts the client's address the proxy
+    forwarded — not the proxy's, which would lock everyone out, and not one a client wrote
+    into X-Forwarded-For itself."""
+    from django.core.cache import cache
+
+    from anyuan.core.models import RateCounter
+
+    settings.ANYUAN_TRUSTED_PROXIES = ["127.0.0.1"]
+    _case, codes = filed(world)
+    good = next(iter(codes.values()))
+    # attacker 198.51.100.7 behind the proxy, forging a new address on every try
+    for i in range(THROTTLE_FAILURES):
+        forged = f"203.0.113.{i}, 198.51.100.7"
+        client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forged)
+        assert client.post(FOLLOW, {"code": "ABCD-EFGH-JKLM"}).status_code == 404
+    cache.clear()  # nothing of the count is in a process's memory
+    assert RateCounter.objects.filter(key__contains="198.51.100.7").exists()
+    attacker = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert attacker.post(FOLLOW, {"code": good}).status_code == 429
+    # another party behind the same proxy is not locked out
+    party = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert party.post(FOLLOW, {"code": good}).status_code == 303
