@@ -987,6 +987,21 @@ class Informant(RegistryModel):
     def __str__(self):
         return str(self.person)
 
+    def clean(self):
+        super().clean()
+        # An informant's sign-in is an informant account, which only the police manage
+        # (core.roles.MANAGED_BY): an employee sign-in of the same person, which the
+        # employer manages (and may reset), would follow the informant's reports.
+        if self.person_id and self.person.users.exclude(role="informant").exists():
+            raise ValidationError(
+                {
+                    "person": _(
+                        "This person has a sign-in their employer manages; the police turn "
+                        "it into an informant account first."
+                    )
+                }
+            )
+
 
 # --- background imports --------------------------------------------------------------
 

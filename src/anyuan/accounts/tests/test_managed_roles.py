@@ -267,6 +267,32 @@ def test_enterprise_admin_cannot_make_a_sign_in_for_its_informant(world):
     assert employee.person_id == world.own.person.pk
 
 
+def test_a_worker_with_an_employee_sign_in_becomes_an_informant_only_through_the_police(world):
+    """The other order: a worker the enterprise gave an employee sign-in is made an
+    informant. The registry refuses until the police turn that sign-in into an informant
+    account, which the employer can then no longer reset or use."""
+    from anyuan.core import actions as core_actions
+
+    enterprise_admin = world.users[Role.ENTERPRISE_ADMIN]
+    police = world.users[Role.POLICE_ADMIN]
+    worker = new_worker(world)
+    login = account_actions.create_user(
+        enterprise_admin,
+        {"username": "worker_login", "role": Role.EMPLOYEE, "person": worker},
+        GOOD_PASSWORD,
+    )
+    for actor in (enterprise_admin, police):
+        with pytest.raises(core_actions.ValidationFailed) as e:
+            core_actions.create(actor, Informant, {"person": worker})
+        assert "person" in e.value.errors
+    assert not Informant.objects.filter(person=worker).exists()
+    account_actions.update_user(police, login, {"role": Role.INFORMANT})
+    core_actions.create(police, Informant, {"person": worker})
+    assert not User.objects.restrict(enterprise_admin, "change").filter(pk=login.pk).exists()
+    with pytest.raises(PermissionDenied):
+        account_actions.set_password(enterprise_admin, login, "another-long-passphrase-2026")
+
+
 # --- the police --------------------------------------------------------------------------
 
 
