@@ -154,17 +154,25 @@ def test_a_pending_session_reaches_no_api_call(world, method, path, body):
     assert not ApiToken.objects.exists()  # no bearer token from a password alone
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_pending_session_gets_no_live_stream(world):
+    """The stream checks a session in a thread of its own, with its own connection (as
+    the live app does: ``user_for`` closes old connections around its work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from anyuan.live.stream import user_for
 
+    def check(key):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(user_for, ("session", key)).result()
+
     client = password_step(world, "police_officer")
-    key = client.cookies[settings.SESSION_COOKIE_NAME].value
-    assert user_for(("session", key)) is None
+    assert check(client.cookies[settings.SESSION_COOKIE_NAME].value) is None
 
     verified = new_client()
     verified.force_login(world.users[Role.POLICE_OFFICER])
     key = verified.cookies[settings.SESSION_COOKIE_NAME].value
-    assert user_for(("session", key)) == world.users[Role.POLICE_OFFICER]
+    assert check(key) == world.users[Role.POLICE_OFFICER]
 
 
 def test_htmx_requests_of_a_pending_session_are_sent_to_the_code_step(world):

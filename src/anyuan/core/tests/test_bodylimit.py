@@ -85,10 +85,21 @@ async def _inline(job):
 @pytest.fixture
 def app():
     """The application ``anyuan serve`` runs (asgi.py), with ingestion committed in the
-    test's own thread rather than the committer's."""
+    test's own thread rather than the committer's. As Django's test client does, requests
+    do not close the database connection at their start and end: it holds the test's
+    transaction (PostgreSQL would otherwise lose it mid-test)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
     from anyuan.events.asgi_ingest import Dispatcher, IngestApp, django_application
 
-    return Dispatcher(IngestApp(_inline), django_application)
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield Dispatcher(IngestApp(_inline), django_application)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def test_the_served_application_bounds_bodies_before_django():

@@ -115,7 +115,7 @@ def hostile(world):
     )  # fmt: skip
     Incident.objects.create(
         station=world.home.station, enterprise=ent, number="J1\x0b", category="theft",
-        occurred_at=now, place="@cmd", summary="x\x00",
+        occurred_at=now, place="@cmd", summary="x\x08",  # (PostgreSQL cannot store NUL at all)
     )  # fmt: skip
     run = TraceRun.objects.create(
         station=world.home.station, reason=FORMULA + "\x01", window_start=now - dt.timedelta(1),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -161,7 +161,6 @@ def run_waiting() -> int:
     ran = 0
     waiting = ImportJob.objects.filter(state=ImportJob.State.QUEUED).order_by("pk")
     for pk in list(waiting.values_list("pk", flat=True)):
-        close_old_connections()
         ran += run(pk)
     return ran
 
