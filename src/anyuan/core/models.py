@@ -89,3 +89,29 @@ class RateCounter(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.count}"
+
+
+class ScheduledJob(models.Model):
+    """The state of one periodic job (``core/scheduler.py``), shared by every process of a
+    site: when it last ran and how, when it runs next, and its lease — the row a run takes
+    (``lease_until`` in the future) so that no two processes run the job at once."""
+
+    name = models.CharField(_("job"), max_length=100, primary_key=True)
+    next_run = models.DateTimeField(_("next run"), null=True, blank=True)
+    last_started = models.DateTimeField(_("last started"), null=True, blank=True)
+    last_finished = models.DateTimeField(_("last finished"), null=True, blank=True)
+    last_success = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_duration_s = models.FloatField(_("last duration (s)"), null=True, blank=True)
+    last_result = models.CharField(_("last result"), max_length=200, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    runs = models.PositiveIntegerField(_("runs"), default=0)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    lease_owner = models.CharField(_("lease held by"), max_length=200, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
+
+    def __str__(self):
+        return self.name

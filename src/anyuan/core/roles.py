@@ -93,7 +93,7 @@ DISPUTES_REPORTER = {  # informants (and employees: cases) file and follow their
 SITE_SERVICES = "core.siteservices"
 
 # What enterprise roles (whose "*" is READ) must never see: the platform's own operations.
-POLICE_ONLY = {"events.quarantine": NONE, SITE_SERVICES: NONE}
+POLICE_ONLY = {"events.quarantine": NONE, SITE_SERVICES: NONE, "core.scheduledjob": NONE}
 
 # Model label → actions; "*" is every model the role has no line for.
 PERMISSIONS: dict[str, dict[str, frozenset]] = {

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from ninja.errors import ValidationError
 
-from anyuan.core import supervisor
+from anyuan.core import scheduler, supervisor
 from anyuan.core import views as generic
 from anyuan.core.roles import CHANGE, EXPORT, SITE_SERVICES, VIEW, user_can
 from anyuan.events import actions, api
@@ -147,8 +147,7 @@ class DeviceStatusView(LoginRequiredMixin, View):
 SERVICE_LABELS = {
     "web": gettext_lazy("Web server"),
     "process": gettext_lazy("Event processor"),
-    "escalate": gettext_lazy("Alert escalation"),
-    "deadlines": gettext_lazy("Dispute time limits"),
+    "scheduler": gettext_lazy("Scheduler"),
     "live": gettext_lazy("Simulator (demo)"),
 }
 SERVICE_STATES = {
@@ -169,8 +168,9 @@ def site_state() -> dict:
     the page: ``found`` false when no supervisor runs here (the services may run under
     systemd units of their own)."""
     state = supervisor.read_state()
+    jobs = scheduler.job_states()  # the scheduler's jobs: their state is in the database
     if state is None:
-        return {"found": False, "services": []}
+        return {"found": False, "services": [], "jobs": jobs}
     head = state["supervisor"]
     services = []
     for s in state["services"]:
@@ -192,6 +192,7 @@ def site_state() -> dict:
         "started": _when(head.get("started")),
         "updated": _when(head.get("updated")),
         "services": services,
+        "jobs": jobs,
     }
 
 

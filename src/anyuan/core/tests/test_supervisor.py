@@ -1,5 +1,5 @@
 """No service may stay dead: ``anyuan site`` supervises the web server, the processor and
-the periodic commands (``anyuan.core.supervisor``). Tiny stand-in children keep these
+the scheduler (``anyuan.core.supervisor``). Tiny stand-in children keep these
 tests fast."""
 
 import datetime as dt
@@ -168,22 +168,21 @@ def test_a_signal_stops_the_site_cleanly(tmp_path, sig):
     assert "a stopped (exit -15)" in proc.stdout.read()
 
 
-def test_the_site_runs_the_web_server_the_processor_and_the_periodic_commands(monkeypatch):
+def test_the_site_runs_the_web_server_the_processor_and_the_scheduler(monkeypatch):
     ran = []
     monkeypatch.setattr(site, "run", lambda services, **kw: ran.append((services, kw)))
-    call_command("site", "--port", "8123", "--deadlines-every", "120")
+    call_command("site", "--port", "8123")
     ((services, options),) = ran
     lines = {s.name: Supervisor.command(s) for s in services}
     assert lines == {
         "web": "anyuan serve --host 127.0.0.1 --port 8123 --workers 1",
         "process": "anyuan process",  # loops by itself
-        "escalate": "anyuan escalate --every 15",  # loops by itself
-        "deadlines": "anyuan disputes_deadlines --loop 120",
+        "scheduler": "anyuan scheduler",  # escalation, time limits, pruning: its jobs
     }
     assert {s.restart for s in services} == {sv.ALWAYS} and options["backoff_max"] == 60
     ran.clear()
     call_command("site", "--without", "process", "--without", "web")
-    assert [s.name for s in ran[0][0]] == ["escalate", "deadlines"]
+    assert [s.name for s in ran[0][0]] == ["scheduler"]
 
 
 def test_a_supervisor_gone_silent_is_stale(tmp_path):

@@ -154,12 +154,16 @@ def run(pk: int) -> bool:
     return True
 
 
-def run_waiting() -> int:
-    """Run every waiting job, oldest first (``anyuan import_jobs``); how many ran."""
+def run_waiting(older_than: dt.timedelta | None = None) -> int:
+    """Run every waiting job, oldest first (``anyuan import_jobs``); how many ran.
+    ``older_than``: only those queued at least that long ago (the scheduler's job leaves
+    a fresh upload to the web process's own thread)."""
     from anyuan.registry.models import ImportJob
 
     ran = 0
     waiting = ImportJob.objects.filter(state=ImportJob.State.QUEUED).order_by("pk")
+    if older_than is not None:
+        waiting = waiting.filter(created__lte=timezone.now() - older_than)
     for pk in list(waiting.values_list("pk", flat=True)):
         ran += run(pk)
     return ran

@@ -1,8 +1,9 @@
 """``anyuan escalate``: escalate alerts nobody acknowledged in time (see
-``docs/alerts.md``, "Escalation").
+``docs/alerts.md``, "Escalation") — the scheduler's job ``alerts.escalate`` run by hand.
 
-``--once`` escalates what is overdue now and exits; otherwise it checks every
-``--every`` seconds and stops cleanly on SIGTERM or Ctrl+C.
+``anyuan scheduler`` (under ``anyuan site``) runs it every 15 s; this runs it now, under
+the same lease (skipped while the scheduler is running it). ``--once`` runs it once and
+exits; otherwise every ``--every`` seconds until SIGTERM or Ctrl+C.
 """
 
 import signal
@@ -10,7 +11,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from anyuan.alerts.actions import escalate_overdue
+from anyuan.alerts.jobs import ESCALATE
+from anyuan.core import scheduler
 
 
 class Command(BaseCommand):
@@ -45,6 +47,10 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
 
     def check(self):
-        escalated = escalate_overdue()
-        if escalated:
-            self.stdout.write(f"escalated {len(escalated)} alert(s)")
+        outcome = scheduler.run_job(ESCALATE)
+        if outcome.status == scheduler.SKIPPED:
+            self.stdout.write("the escalation is running elsewhere (the scheduler): skipped")
+        elif outcome.status == scheduler.FAILED:
+            self.stderr.write(outcome.error)
+        elif outcome.result["escalated"]:
+            self.stdout.write(f"escalated {outcome.result['escalated']} alert(s)")

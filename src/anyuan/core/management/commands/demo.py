@@ -6,8 +6,8 @@ key for each account that signs in with a second factor, kept in
 ``var/demo/totp-secrets.json``, mode 0600), prints them, issues
 the demo devices' tokens (once, kept in ``var/demo/device-tokens.json``, mode 0600), and
 runs the whole site as ``anyuan site`` does — the web server, the processor turning the
-passages into presence, occupancy and alerts, the escalation and the dispute time limits,
-each restarted if it dies (logs in ``var/demo/NAME.log``) — while the simulator plays a
+passages into presence, occupancy and alerts, the scheduler (alert escalation, dispute
+time limits, pruning), each restarted if it dies (logs in ``var/demo/NAME.log``) — while the simulator plays a
 week of park life into it at 60× speed (``simulate --live``, ``var/demo/live.log``;
 ``--no-live`` leaves it out). Ctrl+C stops everything. A second run reuses what exists
 and starts at once.

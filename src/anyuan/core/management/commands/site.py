@@ -1,9 +1,9 @@
 """``anyuan site``: one command runs a whole site, and keeps every part of it running.
 
 It starts, as child processes, the web server (``anyuan serve``), the event processor
-(``anyuan process``), the escalation of unacknowledged alerts (``anyuan escalate``, which
-checks every ``--escalate-every`` seconds by itself) and the dispute time limits
-(``anyuan disputes_deadlines --loop N``), and supervises them
+(``anyuan process``) and the scheduler of the apps' periodic jobs (``anyuan scheduler``:
+the escalation of unacknowledged alerts, the dispute time limits, the pruning ...), and
+supervises them
 (:mod:`anyuan.core.supervisor`): a child that dies is started again after a back-off (1 s
 doubling to ``--backoff-max``; back to 1 s once it stayed up a minute), every start and
 exit is logged with its exit code, and the state of each is written to
@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from anyuan.core.supervisor import ALWAYS, Service, Supervisor, anyuan, state_path
 
-PARTS = ("web", "process", "escalate", "deadlines")
+PARTS = ("web", "process", "scheduler")
 
 
 def site_services(
@@ -27,8 +27,6 @@ def site_services(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
-    escalate_every: float = 15.0,
-    deadlines_every: int = 300,
     without=(),
     log_dir: Path | None = None,
     web_log: bool = True,
@@ -39,8 +37,7 @@ def site_services(
     lines = {
         "web": anyuan("serve", "--host", host, "--port", str(port), "--workers", str(workers)),
         "process": anyuan("process"),
-        "escalate": anyuan("escalate", "--every", f"{escalate_every:g}"),
-        "deadlines": anyuan("disputes_deadlines", "--loop", str(deadlines_every)),
+        "scheduler": anyuan("scheduler"),
     }
     services = []
     for name in PARTS:
@@ -55,7 +52,7 @@ def site_services(
 
 class Command(BaseCommand):
     help = (
-        "Run a whole site: web server, event processor and periodic commands, each "
+        "Run a whole site: web server, event processor and scheduler, each "
         "restarted with back-off when it dies; SIGTERM or Ctrl+C stops them all."
     )
 
@@ -63,15 +60,6 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=1, help="web server workers")
-        parser.add_argument(
-            "--escalate-every", type=float, default=15.0, help="seconds between escalations"
-        )
-        parser.add_argument(
-            "--deadlines-every",
-            type=int,
-            default=300,
-            help="seconds between runs of the dispute time limits",
-        )
         parser.add_argument(
             "--without",
             action="append",
@@ -85,14 +73,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if options["deadlines_every"] < 1 or options["escalate_every"] <= 0:
-            raise CommandError("--deadlines-every and --escalate-every must be positive.")
         services = site_services(
             host=options["host"],
             port=options["port"],
             workers=options["workers"],
-            escalate_every=options["escalate_every"],
-            deadlines_every=options["deadlines_every"],
             without=set(options["without"]),
             log_dir=options["log_dir"],
         )

@@ -33,7 +33,6 @@ from anyuan.events.processor import (
     Processor,
     muster_rows,
 )
-from anyuan.live import actions as live
 from anyuan.registry.models import Zone
 
 
@@ -138,7 +137,6 @@ class Command(BaseCommand):
                 if options["once"] or now - checked >= options["check_every"]:
                     try:
                         processor.check()
-                        live.prune()  # live messages older than ANYUAN_LIVE_KEEP_S
                     except (OperationalError, InterfaceError) as exc:
                         self.stderr.write(f"database busy ({exc}); the checks run again later")
                     except Exception:
