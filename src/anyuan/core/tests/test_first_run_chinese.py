@@ -60,7 +60,7 @@ def run(tmp_path, step: str) -> str:
         "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
         "ANYUAN_VAR": str(tmp_path / "var"),
     }
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 — our own interpreter and script
         [sys.executable, str(tmp_path / "first_run.py"), step],
         env=env,
         capture_output=True,
