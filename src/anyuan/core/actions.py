@@ -7,6 +7,7 @@ these; views and API endpoints never save models themselves.
 """
 
 import contextlib
+import re
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -213,9 +214,10 @@ def _null_fields(model, text: str) -> list[str]:
     if "NOT NULL" not in text and "not-null" not in text:
         return []
     return [
-        f.name
+        f.source if isinstance(f, DigestField) else f.name  # the field the user wrote
         for f in model._meta.concrete_fields
-        if f"{table}.{f.column}" in text or f'column "{f.column}"' in text
+        if re.search(rf"\b{re.escape(table)}\.{re.escape(f.column)}\b", text)
+        or f'column "{f.column}"' in text
     ]
 
 

@@ -122,6 +122,9 @@ def test_a_not_null_refusal_by_the_database_is_a_field_message():
         'null value in column "colour" of relation "registry_vehicle" violates not-null constraint'
     )
     assert actions._integrity_error(m.Vehicle, pg) == {"colour": [str(actions.NULL_MESSAGE)]}
+    # a column whose name begins another's is not mistaken for it; a digest is its source's
+    digest = IntegrityError("NOT NULL constraint failed: registry_person.id_number_digest")
+    assert set(actions._integrity_error(m.Person, digest)) == {"id_number"}
 
 
 def test_the_action_refuses_a_null_for_a_not_null_field(world):
