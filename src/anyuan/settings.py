@@ -14,6 +14,11 @@ Everything a deployment changes comes from the environment:
 - ``ANYUAN_TOKEN_TTL_DAYS`` the longest life of an API token (default 90 days).
 - ``ANYUAN_TLS``     ``1`` behind a TLS-terminating proxy: secure cookies, HSTS, HTTPS only.
 - ``ANYUAN_TRUSTED_PROXIES`` the proxies whose X-Forwarded-For is believed.
+
+Every ``ANYUAN_*`` setting is declared here, once, with its default (from the environment
+where a deployment would change it), and listed in docs/operations.md ("Settings"); code
+reads them as attributes of ``django.conf.settings``, never through ``getattr`` with a
+default of its own.
 """
 
 import os
@@ -151,6 +156,20 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """``0`` or empty: off; anything else: on; unset: ``default``."""
+    value = os.environ.get(name)
+    return default if value is None else value not in ("", "0")
+
+
+def _env_list(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
 
 
 # Sign-in lock-out (django-axes, counted in its database table, shared by every process;
@@ -300,7 +319,7 @@ ANYUAN_DATA_KEY_FILE = Path(
 # Live push (anyuan.live): each web process polls the outbox this often for new messages;
 # messages older than ANYUAN_LIVE_KEEP_S are pruned (and no longer replayed on resume).
 ANYUAN_LIVE_POLL_S = float(os.environ.get("ANYUAN_LIVE_POLL_S", "0.1"))
-ANYUAN_LIVE_KEEP_S = int(os.environ.get("ANYUAN_LIVE_KEEP_S", "3600"))
+ANYUAN_LIVE_KEEP_S = _env_int("ANYUAN_LIVE_KEEP_S", 3600)
 # A stream's session or token is checked again this often: a sign-out, a new password or a
 # revoked token ends the stream within this time.
 ANYUAN_LIVE_REAUTH_S = float(os.environ.get("ANYUAN_LIVE_REAUTH_S", "5"))
@@ -314,6 +333,58 @@ ANYUAN_IMPORT_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 ANYUAN_IMPORT_MAX_PROBLEMS = 1000
 ANYUAN_IMPORT_BACKGROUND_BYTES = 256 * 1024
 ANYUAN_IMPORT_JOBS_DIR = VAR_DIR / "imports"
+# Incident spreadsheets (incidents/importing.py) are smaller than the registry's.
+ANYUAN_INCIDENT_IMPORT_MAX_BYTES = _env_int("ANYUAN_INCIDENT_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+
+# Live push, continued (live/stream.py): a keep-alive comment this often on a quiet stream,
+# and at most this many messages queued for one slow client (then it is dropped).
+ANYUAN_LIVE_KEEPALIVE_S = _env_float("ANYUAN_LIVE_KEEPALIVE_S", 15)
+ANYUAN_LIVE_QUEUE = _env_int("ANYUAN_LIVE_QUEUE", 1000)
+
+# Device ingestion (events/ingest.py, events/asgi_ingest.py): at most this many events and
+# bytes per request; events stamped further in the future or older than this are refused;
+# a device clock off by more than the tolerance is reported. Group commit gathers
+# concurrent requests into one transaction; the WAL checkpoint of SQLite runs in the
+# background ("background") or as SQLite does by itself ("auto").
+ANYUAN_INGEST_MAX_ITEMS = _env_int("ANYUAN_INGEST_MAX_ITEMS", 10_000)
+ANYUAN_INGEST_MAX_BYTES = _env_int("ANYUAN_INGEST_MAX_BYTES", 8 * 1024 * 1024)
+ANYUAN_EVENT_MAX_FUTURE_S = _env_int("ANYUAN_EVENT_MAX_FUTURE_S", 1800)
+ANYUAN_EVENT_MAX_AGE_S = _env_int("ANYUAN_EVENT_MAX_AGE_S", 30 * 86400)
+ANYUAN_CLOCK_SKEW_TOLERANCE_S = _env_float("ANYUAN_CLOCK_SKEW_TOLERANCE_S", 120)
+ANYUAN_INGEST_GROUP_COMMIT = _env_flag("ANYUAN_INGEST_GROUP_COMMIT", True)
+ANYUAN_INGEST_WAL_CHECKPOINT = os.environ.get("ANYUAN_INGEST_WAL_CHECKPOINT", "background")
+
+# SQLite write turns (core/write_turns.py): ingestion and the processor take turns at
+# writing; a request of at least ANYUAN_INGEST_BACKFILL_ITEMS events is a backfill, which
+# holds the processor back at most ANYUAN_PROCESSOR_YIELD_S.
+ANYUAN_SQLITE_WRITE_TURNS = _env_flag("ANYUAN_SQLITE_WRITE_TURNS", True)
+ANYUAN_INGEST_BACKFILL_ITEMS = _env_int("ANYUAN_INGEST_BACKFILL_ITEMS", 256)
+ANYUAN_PROCESSOR_YIELD_S = _env_float("ANYUAN_PROCESSOR_YIELD_S", 1.0)
+# Long-running processes raise the young generation's garbage-collection threshold to this
+# many allocations once loaded (core/gc_tuning.py); 0 keeps Python's defaults.
+ANYUAN_GC_THRESHOLD = _env_int("ANYUAN_GC_THRESHOLD", 50_000)
+# Where ``anyuan site`` writes the state of its services (core/supervisor.py).
+ANYUAN_SITE_STATE = Path(os.environ.get("ANYUAN_SITE_STATE") or VAR_DIR / "run" / "site.json")
+
+# Alerts (alerts/actions.py, alerts/evaluator.py): seconds an alert of a severity may stay
+# unacknowledged before it is escalated, per severity (overrides of
+# alerts.actions.DEFAULT_ESCALATION_LIMITS), up to this many levels; an exit without an
+# entry waits this long for its entry to arrive late.
+ANYUAN_ALERT_ESCALATION: dict[str, int] = {}
+ANYUAN_ALERT_ESCALATION_MAX_LEVEL = _env_int("ANYUAN_ALERT_ESCALATION_MAX_LEVEL", 3)
+ANYUAN_EXIT_HOLD_S = _env_int("ANYUAN_EXIT_HOLD_S", 1800)
+
+# Disputes (disputes/): time limits per tier (overrides of disputes.routing.LIMITS, in
+# working days), a reminder this many hours before a limit ends, the Chinese working
+# calendar's exceptions (ISO dates, comma-separated), case files' size and place.
+ANYUAN_DISPUTE_LIMITS: dict[int, dict] = {}
+ANYUAN_DISPUTE_REMIND_HOURS = _env_int("ANYUAN_DISPUTE_REMIND_HOURS", 4)
+ANYUAN_EXTRA_HOLIDAYS = _env_list("ANYUAN_EXTRA_HOLIDAYS")
+ANYUAN_EXTRA_WORKDAYS = _env_list("ANYUAN_EXTRA_WORKDAYS")
+ANYUAN_DISPUTE_FILE_MAX_BYTES = _env_int("ANYUAN_DISPUTE_FILE_MAX_BYTES", 10 * 1024 * 1024)
+ANYUAN_DISPUTE_FILES = Path(
+    os.environ.get("ANYUAN_DISPUTE_FILES") or VAR_DIR / "files" / "disputes"
+).resolve()
 
 LOGGING = {
     "version": 1,

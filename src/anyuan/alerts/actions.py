@@ -45,7 +45,6 @@ NOTE_MAX = 4000
 
 # Seconds an alert of each severity may stay unacknowledged before it is escalated.
 DEFAULT_ESCALATION_LIMITS = {"critical": 120, "high": 300, "medium": 900, "low": 3600}
-DEFAULT_ESCALATION_MAX_LEVEL = 3
 
 
 class TransitionRefused(ValidationFailed):
@@ -57,12 +56,12 @@ class TransitionRefused(ValidationFailed):
 
 
 def escalation_limits() -> dict[str, dt.timedelta]:
-    limits = {**DEFAULT_ESCALATION_LIMITS, **getattr(settings, "ANYUAN_ALERT_ESCALATION", {})}
+    limits = {**DEFAULT_ESCALATION_LIMITS, **settings.ANYUAN_ALERT_ESCALATION}
     return {severity: dt.timedelta(seconds=s) for severity, s in limits.items()}
 
 
 def escalation_max_level() -> int:
-    return getattr(settings, "ANYUAN_ALERT_ESCALATION_MAX_LEVEL", DEFAULT_ESCALATION_MAX_LEVEL)
+    return int(settings.ANYUAN_ALERT_ESCALATION_MAX_LEVEL)
 
 
 def _payload(alert: Alert, transition: str) -> dict:

@@ -117,9 +117,7 @@ class Evaluator:
         self.actor = actor
         self.refresh_seconds = refresh_seconds
         self.exit_hold = dt.timedelta(
-            seconds=exit_hold_s
-            if exit_hold_s is not None
-            else getattr(django_settings, "ANYUAN_EXIT_HOLD_S", EXIT_HOLD_S)
+            seconds=exit_hold_s if exit_hold_s is not None else django_settings.ANYUAN_EXIT_HOLD_S
         )
         self.first_check = None  # the clock of the first time-based check
         self.raised = 0  # alerts raised or repeated, for the command's report

@@ -7,6 +7,7 @@ these; views and API endpoints never save models themselves.
 """
 
 import contextlib
+import re
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -88,6 +89,28 @@ def check_text(data: dict) -> None:
     bad = [key for key, value in data.items() if has_control_characters(value)]
     if bad:
         raise ValidationFailed({key: [str(CONTROL_CHARACTERS_MESSAGE)] for key in bad})
+
+
+NULL_MESSAGE = gettext_lazy("This field cannot be empty.")
+
+
+def _column_field(model, key: str):
+    for field in model._meta.concrete_fields:
+        if key in (field.name, field.attname):
+            return field
+    return None
+
+
+def check_nulls(model, data: dict) -> None:
+    """Refuse a null for a field the database holds as NOT NULL, with a message on the
+    field (never the constraint the database would have refused it with)."""
+    bad = []
+    for key, value in data.items():
+        field = _column_field(model, key) if value is None else None
+        if field is not None and not field.null:
+            bad.append(field.name)
+    if bad:
+        raise ValidationFailed({name: [str(NULL_MESSAGE)] for name in bad})
 
 
 DB_INT_MAX = 2**63 - 1  # the widest integer column (bigint) of every supported database
@@ -183,6 +206,29 @@ def full_clean(obj, exclude=None) -> None:
         raise ValidationFailed(errors)
 
 
+def _null_fields(model, text: str) -> list[str]:
+    """The fields a NOT NULL refusal by the database is about (SQLite: "NOT NULL constraint
+    failed: table.column"; PostgreSQL: 'null value in column "column" ... violates
+    not-null constraint')."""
+    table = model._meta.db_table
+    if "NOT NULL" not in text and "not-null" not in text:
+        return []
+    return [
+        f.source if isinstance(f, DigestField) else f.name  # the field the user wrote
+        for f in model._meta.concrete_fields
+        if re.search(rf"\b{re.escape(table)}\.{re.escape(f.column)}\b", text)
+        or f'column "{f.column}"' in text
+    ]
+
+
+def _integrity_error(model, error: IntegrityError) -> dict[str, list[str]]:
+    """A database refusal as field-level messages that name no constraint."""
+    nulls = _null_fields(model, str(error))
+    if nulls:
+        return {name: [str(NULL_MESSAGE)] for name in nulls}
+    return {name: [not_saved()] for name in _integrity_fields(model, error)}
+
+
 def _integrity_fields(model, error: IntegrityError) -> list[str]:
     """The fields a unique violation reported by the database is about (PostgreSQL names
     the constraint, SQLite its columns), for a field-level message that names neither."""
@@ -224,9 +270,7 @@ def _save(obj, m2m: dict):
         with transaction.atomic():
             obj.save()
     except IntegrityError as e:  # a race the checks could not see
-        raise ValidationFailed(
-            {name: [not_saved()] for name in _integrity_fields(type(obj), e)}
-        ) from None
+        raise ValidationFailed(_integrity_error(type(obj), e)) from None
     for name, values in m2m.items():
         getattr(obj, name).set(values)
 
@@ -234,6 +278,7 @@ def _save(obj, m2m: dict):
 def create(actor, model, data: dict, *, remote_addr=None, event=True) -> models.Model:
     _require(actor, model, ADD)
     check_text(data)
+    check_nulls(model, data)
     check_references(actor, model, data)
     plain, m2m = _split(model, data)
     with transaction.atomic():
@@ -254,6 +299,7 @@ def update(actor, obj, data: dict, *, remote_addr=None) -> models.Model:
     _require(actor, model, CHANGE)
     _require_in_scope(actor, obj, CHANGE)
     check_text(data)
+    check_nulls(model, data)
     check_references(actor, model, data)
     plain, m2m = _split(model, data)
     locked = locked_fields(actor, model)

@@ -16,18 +16,12 @@ cycles, and still runs.
 """
 
 import gc
-import os
-
-DEFAULT_THRESHOLD = 50_000
 
 
 def threshold() -> int:
     from django.conf import settings
 
-    value = getattr(settings, "ANYUAN_GC_THRESHOLD", None)
-    if value is None:
-        value = os.environ.get("ANYUAN_GC_THRESHOLD", DEFAULT_THRESHOLD)
-    return int(value)
+    return int(settings.ANYUAN_GC_THRESHOLD)
 
 
 def tune() -> bool:

@@ -20,7 +20,7 @@ def _parse(value: str):
 
 def _networks():
     nets = []
-    for item in getattr(settings, "ANYUAN_TRUSTED_PROXIES", ()):
+    for item in settings.ANYUAN_TRUSTED_PROXIES:
         try:
             nets.append(ipaddress.ip_network(item, strict=False))
         except ValueError:

@@ -115,7 +115,7 @@ def lookup_line(lookup: bytes) -> str:
 
 def _key_text() -> str:
     path = Path(settings.ANYUAN_DATA_KEY_FILE)
-    required = getattr(settings, "ANYUAN_DATA_KEY_FILE_REQUIRED", False)
+    required = settings.ANYUAN_DATA_KEY_FILE_REQUIRED
     if required and not os.environ.get("ANYUAN_DATA_KEY") and not path.is_file():
         # a configured key file is never made up anew: that would be a new key
         raise RuntimeError(f"The personal-data key file {path} does not exist")

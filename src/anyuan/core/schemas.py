@@ -7,7 +7,9 @@ withhold police-only fields from callers who may not see who reported what;
 :func:`model_schemas` applies it to the schemas it makes.
 """
 
+from django.db import models
 from ninja.orm import create_schema
+from pydantic import field_validator
 
 from anyuan.core import personal
 from anyuan.core.personal import EncryptedField
@@ -47,6 +49,34 @@ def disclosing(model, schema):
         return schema
     attrs = {f"resolve_{name}": _discloser(model, name) for name in sorted(declared)}
     attrs["__module__"] = schema.__module__
+    return type(schema.__name__, (schema,), attrs)
+
+
+def blank_text_fields(model, names) -> list[str]:
+    """The fields of ``names`` that are text a user may leave empty but the database does
+    not hold as null (``blank=True, null=False``): for these a null means empty text."""
+    out = []
+    for name in names:
+        field = model._meta.get_field(name)
+        is_text = isinstance(field, models.CharField | models.TextField)
+        if is_text and field.concrete and field.blank and not field.null:
+            out.append(name)
+    return out
+
+
+def null_means_empty(schema, names: list[str]):
+    """``schema`` reading a null in any of ``names`` as empty text (what a user sending
+    null means), so that it is stored as ``""`` rather than refused by the database."""
+    if not names:
+        return schema
+
+    def empty_for_null(cls, value):
+        return "" if value is None else value
+
+    attrs = {
+        "__module__": schema.__module__,
+        "_null_means_empty": field_validator(*names, mode="before")(classmethod(empty_for_null)),
+    }
     return type(schema.__name__, (schema,), attrs)
 
 
@@ -91,4 +121,7 @@ def model_schemas(model, fields: list[str], *, read_only: tuple[str, ...] = (), 
         optional_fields="__all__",
         custom_fields=[(f, str | None, None) for f in fields if f in personal_fields] + id_lists,
     )
-    return Out, Create, Patch
+    # A text field a user may leave empty takes null as empty text; any other null in a
+    # field the database holds as NOT NULL is refused by the action, on its field.
+    empty = blank_text_fields(model, [f for f in fields if f not in to_many])
+    return Out, null_means_empty(Create, empty), null_means_empty(Patch, empty)

@@ -80,7 +80,7 @@ def state_path() -> Path:
     ``var/run/site.json``."""
     from django.conf import settings
 
-    configured = getattr(settings, "ANYUAN_SITE_STATE", None)
+    configured = settings.ANYUAN_SITE_STATE
     return Path(configured) if configured else Path(settings.VAR_DIR) / "run" / "site.json"
 
 

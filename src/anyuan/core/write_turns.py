@@ -62,10 +62,7 @@ _files_guard = threading.Lock()
 
 
 def enabled() -> bool:
-    configured = getattr(settings, "ANYUAN_SQLITE_WRITE_TURNS", None)
-    if configured is None:
-        configured = os.environ.get("ANYUAN_SQLITE_WRITE_TURNS", "1") not in ("", "0")
-    return bool(configured)
+    return bool(settings.ANYUAN_SQLITE_WRITE_TURNS)
 
 
 def _database_file(alias: str = "default") -> Path | None:
@@ -136,7 +133,7 @@ class Backfill:
 
     def update(self, group_items: int) -> None:
         now = time.monotonic()
-        if group_items >= int(getattr(settings, "ANYUAN_INGEST_BACKFILL_ITEMS", 256)):
+        if group_items >= int(settings.ANYUAN_INGEST_BACKFILL_ITEMS):
             self.last_large = now
             if self.held is None:
                 lock = _lock_file("ingest", self.alias)
@@ -169,7 +166,7 @@ def backfill_pending(alias: str = "default") -> bool:
 def processor_turn(alias: str = "default"):
     """The processor's turn: after a backfill in progress (at most
     ``ANYUAN_PROCESSOR_YIELD_S``), then in turn with live ingestion."""
-    max_wait = float(getattr(settings, "ANYUAN_PROCESSOR_YIELD_S", 1.0))
+    max_wait = float(settings.ANYUAN_PROCESSOR_YIELD_S)
     deadline = time.monotonic() + max_wait
     while time.monotonic() < deadline and backfill_pending(alias):
         time.sleep(0.005)

@@ -493,11 +493,10 @@ ALLOWED_FILES = {
         (b"PK\x03\x04",),
     ),
 }
-DEFAULT_FILE_MAX = 10 * 1024 * 1024
 
 
 def file_max() -> int:
-    return int(getattr(settings, "ANYUAN_DISPUTE_FILE_MAX_BYTES", DEFAULT_FILE_MAX))
+    return int(settings.ANYUAN_DISPUTE_FILE_MAX_BYTES)
 
 
 def check_upload(upload) -> tuple[str, str]:

@@ -367,10 +367,7 @@ class _Storage(LazyObject):
     served as static files — only through the scoped download page."""
 
     def _setup(self):
-        location = getattr(
-            settings, "ANYUAN_DISPUTE_FILES", settings.VAR_DIR / "files" / "disputes"
-        )
-        self._wrapped = FileSystemStorage(location=location, base_url=None)
+        self._wrapped = FileSystemStorage(location=settings.ANYUAN_DISPUTE_FILES, base_url=None)
 
 
 case_files = _Storage()

@@ -54,18 +54,16 @@ LIMITS = {
     Tier.ENTERPRISE: {"contact": 1, "result": 7, "types": {T.FIGHT: 3}},
     Tier.OFFICE: {"contact": 1, "result": 15, "types": {T.WAGES: 10}},
 }
-# a reminder goes out this many hours before a limit ends
-REMIND_HOURS = 4
 
 
 def limits(tier: int, type: str) -> tuple[int, int]:
     """(working days to the first contact, working days to a result)."""
     table = {int(k): dict(v) for k, v in LIMITS.items()}
-    for k, v in (getattr(settings, "ANYUAN_DISPUTE_LIMITS", {}) or {}).items():
+    for k, v in settings.ANYUAN_DISPUTE_LIMITS.items():
         table.setdefault(int(k), {"contact": 1, "result": 7, "types": {}}).update(v)
     entry = table[int(tier)]
     return int(entry["contact"]), int(entry.get("types", {}).get(type, entry["result"]))
 
 
 def remind_hours() -> int:
-    return int(getattr(settings, "ANYUAN_DISPUTE_REMIND_HOURS", REMIND_HOURS))
+    return int(settings.ANYUAN_DISPUTE_REMIND_HOURS)

@@ -21,14 +21,14 @@ def _official(year: int):
     return holidays.China(years=year)
 
 
-def _dates(name: str) -> frozenset:
-    return frozenset(dt.date.fromisoformat(str(d)) for d in getattr(settings, name, ()) or ())
+def _dates(values) -> frozenset:
+    return frozenset(dt.date.fromisoformat(str(d)) for d in values)
 
 
 def is_working_day(day: dt.date) -> bool:
-    if day in _dates("ANYUAN_EXTRA_WORKDAYS"):
+    if day in _dates(settings.ANYUAN_EXTRA_WORKDAYS):
         return True
-    if day in _dates("ANYUAN_EXTRA_HOLIDAYS"):
+    if day in _dates(settings.ANYUAN_EXTRA_HOLIDAYS):
         return False
     return _official(day.year).is_working_day(day)
 

@@ -30,6 +30,7 @@ from anyuan.core.bodylimit import BodyLimit, header, language, path_info  # noqa
 # Django reads a whole body before anything else runs: bounded first (core/bodylimit.py)
 django_application = BodyLimit(_django)
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
@@ -383,8 +384,8 @@ class Dispatcher:
 
 
 committer = Committer(
-    group=os.environ.get("ANYUAN_INGEST_GROUP_COMMIT", "1") != "0",
-    background_checkpoint=os.environ.get("ANYUAN_INGEST_WAL_CHECKPOINT", "background") != "auto",
+    group=bool(settings.ANYUAN_INGEST_GROUP_COMMIT),
+    background_checkpoint=settings.ANYUAN_INGEST_WAL_CHECKPOINT != "auto",
 )
 ingest_application = IngestApp(committer)
 application = Dispatcher(ingest_application, django_application)

@@ -55,11 +55,11 @@ class Limits:
 
 def limits() -> Limits:
     return Limits(
-        max_items=int(getattr(settings, "ANYUAN_INGEST_MAX_ITEMS", 10_000)),
-        max_bytes=int(getattr(settings, "ANYUAN_INGEST_MAX_BYTES", 8 * 1024 * 1024)),
-        max_future=dt.timedelta(seconds=getattr(settings, "ANYUAN_EVENT_MAX_FUTURE_S", 1800)),
-        max_age=dt.timedelta(seconds=getattr(settings, "ANYUAN_EVENT_MAX_AGE_S", 30 * 86400)),
-        skew_tolerance=float(getattr(settings, "ANYUAN_CLOCK_SKEW_TOLERANCE_S", 120)),
+        max_items=int(settings.ANYUAN_INGEST_MAX_ITEMS),
+        max_bytes=int(settings.ANYUAN_INGEST_MAX_BYTES),
+        max_future=dt.timedelta(seconds=settings.ANYUAN_EVENT_MAX_FUTURE_S),
+        max_age=dt.timedelta(seconds=settings.ANYUAN_EVENT_MAX_AGE_S),
+        skew_tolerance=float(settings.ANYUAN_CLOCK_SKEW_TOLERANCE_S),
     )
 
 

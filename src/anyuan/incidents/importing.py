@@ -62,7 +62,6 @@ TRUE_WORDS = {"是", "1", "yes", "y", "true", "已破", "破案", "已侦破"}
 FALSE_WORDS = {"否", "0", "no", "n", "false", "未破", "未破案", ""}
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
                 "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日")  # fmt: skip
-DEFAULT_MAX = 20 * 1024 * 1024
 
 
 def max_rows() -> int:
@@ -70,7 +69,7 @@ def max_rows() -> int:
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "ANYUAN_INCIDENT_IMPORT_MAX_BYTES", DEFAULT_MAX))
+    return int(settings.ANYUAN_INCIDENT_IMPORT_MAX_BYTES)
 
 
 def _rows_of(name: str, raw: bytes) -> list[list]:

@@ -17,7 +17,6 @@ from anyuan.core import personal
 from anyuan.live.models import LiveMessage
 
 TOPIC_RE = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
-DEFAULT_KEEP_S = 3600
 
 
 def publish(topic: str, payload: dict, *, station, enterprise=None) -> None:
@@ -42,7 +41,7 @@ def publish(topic: str, payload: dict, *, station, enterprise=None) -> None:
 
 
 def keep() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "ANYUAN_LIVE_KEEP_S", DEFAULT_KEEP_S))
+    return dt.timedelta(seconds=settings.ANYUAN_LIVE_KEEP_S)
 
 
 def prune(older_than: dt.timedelta | None = None) -> int:

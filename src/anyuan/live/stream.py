@@ -65,21 +65,21 @@ _auth_threads = concurrent.futures.ThreadPoolExecutor(
 
 
 def poll_interval() -> float:
-    return float(getattr(settings, "ANYUAN_LIVE_POLL_S", 0.1))
+    return float(settings.ANYUAN_LIVE_POLL_S)
 
 
 def keepalive_interval() -> float:
-    return float(getattr(settings, "ANYUAN_LIVE_KEEPALIVE_S", 15))
+    return float(settings.ANYUAN_LIVE_KEEPALIVE_S)
 
 
 def reauth_interval() -> float:
     """How often a stream's session or token is checked again (``ANYUAN_LIVE_REAUTH_S``,
     5 s): a sign-out, a new password or a revoked token ends the stream within it."""
-    return float(getattr(settings, "ANYUAN_LIVE_REAUTH_S", 5))
+    return float(settings.ANYUAN_LIVE_REAUTH_S)
 
 
 def queue_limit() -> int:
-    return int(getattr(settings, "ANYUAN_LIVE_QUEUE", 1000))
+    return int(settings.ANYUAN_LIVE_QUEUE)
 
 
 def is_live(scope) -> bool:

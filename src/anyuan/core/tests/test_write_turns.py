@@ -47,11 +47,16 @@ def test_a_writer_waits_for_the_turn_and_goes_on_when_it_is_released(
 
 @pytest.mark.django_db
 def test_on_by_default_and_never_for_an_in_memory_database(settings, monkeypatch):
+    from anyuan import settings as declared
+
+    # the setting is read from the environment when the settings load: on unless "0"
     monkeypatch.delenv("ANYUAN_SQLITE_WRITE_TURNS", raising=False)
-    assert write_turns.enabled()
+    assert declared._env_flag("ANYUAN_SQLITE_WRITE_TURNS", True)
     monkeypatch.setenv("ANYUAN_SQLITE_WRITE_TURNS", "0")
+    assert not declared._env_flag("ANYUAN_SQLITE_WRITE_TURNS", True)
+    settings.ANYUAN_SQLITE_WRITE_TURNS = False
     assert not write_turns.enabled()
-    settings.ANYUAN_SQLITE_WRITE_TURNS = True  # the setting wins over the environment
+    settings.ANYUAN_SQLITE_WRITE_TURNS = True
     assert write_turns.enabled()
     # the test database is in memory (or PostgreSQL): nothing to take turns at
     assert write_turns._lock_file("write") is None

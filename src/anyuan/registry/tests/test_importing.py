@@ -391,6 +391,26 @@ def test_police_import_is_bounded_by_station_and_permission(place):
         run("people", csv_bytes(PEOPLE_HEADER, [person_row(place, 1)]), actor=place.officer)
 
 
+def test_qualification_types_are_maintained_by_the_site_not_a_station(place):
+    """docs/import-formats.md: police administrators import every kind but qualification
+    types, which belong to no station; the system (the command line without --as) does."""
+    from django.core.exceptions import PermissionDenied
+
+    from anyuan.core.roles import IMPORT, user_can
+
+    importable = {
+        name for name, kind in KINDS.items() if user_can(place.police, kind.model, IMPORT)
+    }
+    assert importable == set(KINDS) - {"qualification_types"}
+    data = b"code,name,validity_months\nhazchem,\xe5\x8d\xb1\xe5\x8c\x96\xe5\x93\x81,12\n"
+    with pytest.raises(PermissionDenied):
+        run("qualification_types", data, actor=place.police)
+    assert not m.QualificationType.objects.exists()
+    assert run("qualification_types", data).ok
+    assert m.QualificationType.objects.get(code="hazchem").validity_months == 12
+    assert m.QualificationType.objects.restrict(place.police).filter(code="hazchem").exists()
+
+
 # --- the command line -----------------------------------------------------------------------------
 
 

@@ -4,8 +4,15 @@ Pure Python (polib), so a fresh machine needs no GNU gettext. A catalogue whose 
 is newer than its ``.po`` is skipped, so running it before every start or test run is
 cheap. Each ``.mo`` is written to a temporary file and moved into place, so a page
 rendered meanwhile never reads half a catalogue.
+
+A process keeps the catalogues it has read (Django per language, Python's ``gettext`` per
+file): one that had translated anything before the ``.mo`` existed would go on answering
+in English. So when anything is compiled, this process's catalogues are read again
+(:func:`reload_translations`) — ``anyuan demo`` compiles and then serves, and a fresh
+clone's first run is Chinese.
 """
 
+import gettext
 import os
 import tempfile
 from pathlib import Path
@@ -43,6 +50,23 @@ def compile_po(po_path: Path, mo_path: Path) -> int:
     return len(catalogue.translated_entries())
 
 
+def reload_translations() -> None:
+    """Forget the catalogues this process has read, so that the next translation reads the
+    ``.mo`` files as they are now (what Django's tests do when ``LOCALE_PATHS`` changes)."""
+    from asgiref.local import Local
+    from django.utils import translation
+    from django.utils.translation import trans_real
+
+    language = translation.get_language()
+    gettext._translations.clear()  # Python's own cache, by .mo path
+    trans_real._translations = {}
+    trans_real._default = None
+    trans_real._active = Local()
+    trans_real.translation_catalog_exists.cache_clear()
+    if language:
+        translation.activate(language)
+
+
 class Command(BaseCommand):
     help = "Compile the translation catalogues (.po → .mo) under LOCALE_PATHS; needs no gettext."
 
@@ -66,5 +90,7 @@ class Command(BaseCommand):
             compiled += 1
             if options["verbosity"] >= 2:
                 self.stdout.write(f"{po_path}: {count} messages")
+        if compiled:
+            reload_translations()
         if options["verbosity"] >= 1:
             self.stdout.write(f"translations: {compiled} compiled, {skipped} up to date")

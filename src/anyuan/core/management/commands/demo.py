@@ -54,8 +54,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port, no_serve, seed, no_live=False, **options):
-        call_command("migrate", interactive=False, verbosity=0)
+        # the catalogues first, before anything is translated (the accounts, the park);
+        # a catalogue compiled now is read again by this process too
         call_command("compiletranslations", verbosity=0)
+        call_command("migrate", interactive=False, verbosity=0)
         from anyuan.registry.models import Station
 
         if not Station.objects.exists():

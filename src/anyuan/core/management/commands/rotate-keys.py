@@ -10,16 +10,17 @@ site's first key; before that key leaves the ring, put the line ``--lookup-line`
 in its place.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from anyuan.core import audit, keyrotation, personal
+from anyuan.core.management.base import Command as TranslatedCommand
 from anyuan.core.models import AuditAction
 from anyuan.core.system import SYSTEM
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy("Re-encrypt all personal data under the newest key.")
 
     def add_arguments(self, parser):

@@ -3,17 +3,18 @@
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from anyuan.core.actions import ValidationFailed
+from anyuan.core.management.base import Command as TranslatedCommand
 from anyuan.registry import exporting
 from anyuan.registry.importing import KINDS
 from anyuan.registry.importing.cli import acting_user, progress_bar
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy(
         "Export records of the park registry as CSV or XLSX (by the file's extension), in the "
         "columns of the import format: anyuan export KIND FILE, or anyuan export all DIR. "

@@ -3,15 +3,16 @@
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from anyuan.core.management.base import Command as TranslatedCommand
 from anyuan.registry.importing import KINDS, ImportResult, import_directory, import_file
 from anyuan.registry.importing.cli import acting_user, progress_bar, summary
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy(
         "Import a CSV or XLSX file into the park registry (anyuan import KIND FILE), or every "
         "KIND.csv / KIND.xlsx of a directory (anyuan import all DIR). A file with any bad row "
