@@ -11,9 +11,9 @@ from django.utils import timezone
 from anyuan.core.models import AuditEntry
 from anyuan.core.roles import Role
 from anyuan.events import queries as events_queries
-from anyuan.events.queries import device_states
 from anyuan.events.models import DeviceLink, Passage, Presence
 from anyuan.events.processor import Processor
+from anyuan.events.queries import device_states
 from anyuan.registry.models import Device, Person, Zone
 
 pytestmark = pytest.mark.django_db
