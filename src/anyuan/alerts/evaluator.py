@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django.conf import settings as django_settings
-from django.db.models import Count, Max, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,7 +40,15 @@ from anyuan.events.processor import (
     LATE_ENTRY,
     STRANGER,
     blame,
+)
+from anyuan.events.queries import (
+    CAPACITY_FACTOR,
+    SILENT_HEARTBEATS,
+    is_silent,
     occupancy,
+    over_capacity,
+    registry_signature,
+    silent_after,
 )
 from anyuan.registry.models import (
     AccessGroup,
@@ -88,12 +96,9 @@ class _Zone:
 
 def _signature():
     models = (Rule, Zone, Person, Vehicle, Device, AccessGroup, Authorisation, Qualification)
-    parts = [tuple(m.objects.aggregate(n=Count("pk"), u=Max("updated")).values()) for m in models]
-    parts.append(tuple(WatchlistEntry.objects.aggregate(n=Count("pk"), u=Max("updated")).values()))
-    # membership and required qualifications do not touch ``updated``: count their rows
-    parts.append(AccessGroup.members.through.objects.count())
-    parts.append(Zone.required_qualifications.through.objects.count())
-    return tuple(parts)
+    # membership and required qualifications do not touch ``updated``: their rows counted
+    links = (AccessGroup.members.through, Zone.required_qualifications.through)
+    return registry_signature((*models, WatchlistEntry), links)
 
 
 def _open_overstays() -> set:
@@ -659,8 +664,9 @@ class Evaluator:
         settings = self.settings(T.OVER_CAPACITY, zone)
         if not settings.enabled:
             return
-        limit = zone.capacity * float(settings.thresholds.get("factor", 1.0))
-        if count <= limit:
+        if not over_capacity(
+            count, zone.capacity, settings.thresholds.get("factor", CAPACITY_FACTOR)
+        ):
             return
         title = _("Over capacity: %(zone)s (%(count)d of %(capacity)d)") % {
             "zone": zone.name,
@@ -816,10 +822,9 @@ class Evaluator:
             settings = self.settings(T.DEVICE_SILENT, zone)
             if not settings.enabled:
                 continue
-            allowed = dt.timedelta(
-                seconds=info[3] * float(settings.thresholds.get("heartbeats", 3))
-            )
-            if now - heard > allowed and now - self.first_check >= allowed:
+            heartbeats = settings.thresholds.get("heartbeats", SILENT_HEARTBEATS)
+            allowed = silent_after(info[3], heartbeats)
+            if is_silent(heard, info[3], now, heartbeats) and now - self.first_check >= allowed:
                 silent[device] = (heard, zone, settings)
         keys = {
             device: f"device:{self.devices[device][0]}:since:{heard:%Y%m%dT%H%M%SZ}"

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from anyuan.alerts.models import Alert, Rule
+from anyuan.events.queries import CAPACITY_FACTOR, SILENT_HEARTBEATS
 
 T = Alert.Type
 S = Alert.Severity
@@ -71,13 +72,13 @@ DEFAULTS: dict[str, Settings] = {
     ),
     T.QUALIFICATION_MISSING: Settings(T.QUALIFICATION_MISSING, True, S.HIGH),
     T.QUALIFICATION_EXPIRED: Settings(T.QUALIFICATION_EXPIRED, True, S.HIGH),
-    T.OVER_CAPACITY: Settings(T.OVER_CAPACITY, True, S.HIGH, {"factor": 1.0}),
+    T.OVER_CAPACITY: Settings(T.OVER_CAPACITY, True, S.HIGH, {"factor": CAPACITY_FACTOR}),
     # a visitor's car may stay until its allowed time (+ grace_minutes); an outside
     # vehicle (unregistered, or a plate in no registry) ``minutes`` from its entry
     T.VEHICLE_OVERSTAY: Settings(
         T.VEHICLE_OVERSTAY, True, S.MEDIUM, {"minutes": 240, "grace_minutes": 0}
     ),
-    T.DEVICE_SILENT: Settings(T.DEVICE_SILENT, True, S.MEDIUM, {"heartbeats": 3}),
+    T.DEVICE_SILENT: Settings(T.DEVICE_SILENT, True, S.MEDIUM, {"heartbeats": SILENT_HEARTBEATS}),
     T.OBJECT_MISSING: Settings(T.OBJECT_MISSING, True, S.HIGH),
     T.INTRUSION: Settings(T.INTRUSION, True, S.HIGH),
     T.TAMPER: Settings(T.TAMPER, True, S.HIGH),

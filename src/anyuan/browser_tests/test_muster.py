@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from anyuan.browser_tests.harness import reload_until
-from anyuan.events.processor import MUSTER_COLUMNS
+from anyuan.events.queries import MUSTER_COLUMNS
 
 pytestmark = pytest.mark.browser
 

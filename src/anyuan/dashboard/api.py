@@ -28,8 +28,8 @@ from anyuan.core.api import DbInt
 from anyuan.core.roles import VIEW, is_police, user_can
 from anyuan.dashboard.models import PassageHour
 from anyuan.dashboard.rollups import LocalFold, UtcTrunc, granularity, local_midnight, local_zone
-from anyuan.events.api import SILENT_HEARTBEATS, device_states
 from anyuan.events.models import DeviceLink, Method, Presence, SubjectKind
+from anyuan.events.queries import SILENT_HEARTBEATS, device_states, over_capacity
 from anyuan.registry.models import Device, Enterprise, PoliceGrid, Ring, Zone
 
 router = Router(tags=["dashboard"])
@@ -215,7 +215,7 @@ def occupancy(
                     "inside": n,
                     "people": counts["people"],
                     "vehicles": counts["vehicles"],
-                    "over_capacity": z["capacity"] is not None and n > z["capacity"],
+                    "over_capacity": over_capacity(n, z["capacity"]),
                     "utilisation": round(n / z["capacity"], 3) if z["capacity"] else None,
                 }
             )
@@ -602,7 +602,7 @@ def zone_map(user, place: Place) -> list[dict]:
         if counted_for(user, z["enterprise_id"]):
             z["inside"] = inside.get(z["id"], 0)
             z["open_alerts"] = alerts.get(z["id"], 0)
-            z["over_capacity"] = z["capacity"] is not None and z["inside"] > z["capacity"]
+            z["over_capacity"] = over_capacity(z["inside"], z["capacity"])
         else:
             z["inside"] = z["open_alerts"] = None
             z["over_capacity"] = False
@@ -650,7 +650,7 @@ def zones_endpoint(request, filters: Query[PlaceFilters]):
 
 def device_status(user, place: Place, now=None) -> dict:
     """Active devices online (heard within three heartbeat intervals), silent, never heard;
-    the silent ones, longest silence first (``events.api.device_states``: two queries)."""
+    the silent ones, longest silence first (``events.queries.device_states``: two queries)."""
     now = now or timezone.now()
     rows, counts = device_states(user, place.q("zone__enterprise"), now)
     silent = [d for d in rows if d["status"] == "silent"]

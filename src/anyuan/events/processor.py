@@ -50,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from anyuan.core import write_turns
@@ -63,6 +63,7 @@ from anyuan.events.models import (
     Quarantine,
     SubjectKind,
 )
+from anyuan.events.queries import registry_signature
 from anyuan.live import actions as live
 from anyuan.registry.models import Person, Vehicle, Zone
 
@@ -131,6 +132,9 @@ def _subject_key(kind: str, subject_id: int | None, method: str, credential: str
     return (kind, subject_id)
 
 
+REGISTRY_MODELS = (Person, Vehicle, Zone)  # what the processor keeps of the registry
+
+
 class Registry:
     """Credential → subject maps and zone facts, loaded with ``values_list`` in one go."""
 
@@ -140,10 +144,7 @@ class Registry:
 
     @staticmethod
     def current_signature():
-        return tuple(
-            tuple(model.objects.aggregate(n=Count("pk"), u=Max("updated")).values())
-            for model in (Person, Vehicle, Zone)
-        )
+        return registry_signature(REGISTRY_MODELS)
 
     def load(self) -> None:
         self.signature = self.current_signature()
@@ -855,33 +856,3 @@ class Processor:
                 stay.zone_id, stay.entered_at, stay.entry_passage_id,
                 self.last_activity.get(subject, stay.entered_at),
             )  # fmt: skip
-
-
-# --- reading -----------------------------------------------------------------------------
-
-
-def occupancy(zone_ids=None) -> dict[int, int]:
-    """Open presences per zone (who is inside now), from the database."""
-    rows = Presence.objects.filter(left_at__isnull=True)
-    if zone_ids is not None:
-        rows = rows.filter(zone_id__in=zone_ids)
-    return dict(rows.values_list("zone_id").annotate(n=Count("pk")).order_by())
-
-
-def muster(zone: Zone, queryset=None):
-    """The open presences in a zone and every zone below it: the evacuation muster list.
-    Pass ``Presence.objects.restrict(user)`` as ``queryset`` to scope it to a user."""
-    rows = queryset if queryset is not None else Presence.objects.all()
-    return rows.filter(left_at__isnull=True, zone__path__startswith=zone.path).order_by(
-        "zone__path", "entered_at", "pk"
-    )
-
-
-MUSTER_COLUMNS = ("zone", "subject", "name", "plate", "credential", "entered_at")
-
-
-def muster_rows(zone: Zone, queryset=None):
-    """The muster list as plain rows (``MUSTER_COLUMNS``), for CSV export."""
-    return muster(zone, queryset).values_list(
-        "zone__name", "subject_kind", "person__name", "vehicle__plate", "credential", "entered_at"
-    )

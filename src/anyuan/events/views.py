@@ -3,7 +3,7 @@ what the processor keeps from it: who is inside each zone now (occupancy, the mu
 list and its CSV export) and a person's or vehicle's trajectory.
 
 The log is read-only for everyone: rows come only from devices (see ``actions.py``). The
-presence pages use the query functions of ``api.py`` (scoped, set-based).
+presence pages use the query functions of ``queries.py`` (scoped, set-based).
 """
 
 import datetime
@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from ninja.errors import ValidationError
 from anyuan.core import scheduler, supervisor
 from anyuan.core import views as generic
 from anyuan.core.roles import CHANGE, EXPORT, SITE_SERVICES, VIEW, user_can
-from anyuan.events import actions, api
+from anyuan.events import actions, queries
 from anyuan.events.models import DeviceLink, Direction, Method, Presence, Quarantine, SubjectKind
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
@@ -60,7 +60,7 @@ class PresencePage(LoginRequiredMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            api.require(request.user, self.action)
+            queries.require(request.user, self.action)
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -76,7 +76,7 @@ class OccupancyView(PresencePage):
     panel_template_name = "events/_occupancy_panel.html"
 
     def get(self, request, *args, **kwargs):
-        zones, _totals = api.occupancy_rows(request.user, "")
+        zones, _totals = queries.occupancy_rows(request.user, "")
         htmx = generic.is_htmx(request)
         response = render(
             request,
@@ -113,9 +113,9 @@ class DeviceStatusView(LoginRequiredMixin, View):
 
     def get(self, request, *args, **kwargs):
         user = request.user
-        rows, counts = api.device_states(user)
+        rows, counts = queries.device_states(user)
         status = request.GET.get("status", "")
-        if status in api.DEVICE_STATUS_LABELS:
+        if status in queries.DEVICE_STATUS_LABELS:
             rows = [r for r in rows if r["status"] == status]
         else:
             status = ""
@@ -127,7 +127,7 @@ class DeviceStatusView(LoginRequiredMixin, View):
                 "rows": rows,
                 "counts": [
                     {"status": k, "label": label, "count": counts.get(k, 0)}
-                    for k, label in api.DEVICE_STATUS_LABELS.items()
+                    for k, label in queries.DEVICE_STATUS_LABELS.items()
                 ],
                 "status": status,
                 "total": sum(counts.values()),
@@ -135,7 +135,9 @@ class DeviceStatusView(LoginRequiredMixin, View):
                 "panel_url": request.get_full_path(),
                 # the platform's own health, for those who may see it
                 "site": site_state() if user_can(user, SITE_SERVICES, VIEW) else None,
-                "set_aside": api.quarantine_rows(user).filter(state=Quarantine.State.HELD).count()
+                "set_aside": queries.quarantine_rows(user)
+                .filter(state=Quarantine.State.HELD)
+                .count()
                 if user_can(user, Quarantine, VIEW)
                 else None,
             },
@@ -206,9 +208,9 @@ class MusterView(PresencePage):
 
     def get(self, request, *args, **kwargs):
         user = request.user
-        zone = api.visible_zone(user, self.kwargs["pk"])
-        zones, totals = api.occupancy_rows(user, zone.path)
-        rows = api.muster_values(user, zone)
+        zone = queries.visible_zone(user, self.kwargs["pk"])
+        zones, totals = queries.occupancy_rows(user, zone.path)
+        rows = queries.muster_values(user, zone)
         for z in zones:
             z["indent"] = z["depth"] - zone.depth
         for r in rows:
@@ -245,10 +247,12 @@ class MusterCsvView(PresencePage):
     fmt = "csv"
 
     def get(self, request, *args, **kwargs):
-        zone = api.visible_zone(request.user, self.kwargs["pk"])
-        response = api.muster_export(
+        zone = queries.visible_zone(request.user, self.kwargs["pk"])
+        file = queries.muster_file(
             request.user, zone, self.fmt, remote_addr=generic.client_ip(request)
         )
+        response = HttpResponse(file.body, content_type=file.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
         add_never_cache_headers(response)
         return response
 
@@ -271,7 +275,7 @@ class WindowForm(forms.Form):
 
     def _check(self, name):
         try:
-            return api.aware(self.cleaned_data.get(name))
+            return queries.aware(self.cleaned_data.get(name))
         except ValueError as e:
             raise forms.ValidationError(str(e)) from None
 
@@ -296,18 +300,18 @@ class TrajectoryView(PresencePage):
 
     def get(self, request, *args, **kwargs):
         user = request.user
-        subject, passages_of = api.subject_of(user, self.kind, self.kwargs["pk"])
+        subject, passages_of = queries.subject_of(user, self.kind, self.kwargs["pk"])
         form = WindowForm(request.GET)
         result, status = None, 200
         if form.is_valid():
             try:
-                start, end = api.window(form.cleaned_data["from_"], form.cleaned_data["to"])
+                start, end = queries.window(form.cleaned_data["from_"], form.cleaned_data["to"])
             except ValidationError as e:
                 for err in e.errors:
                     field = "from_" if err["loc"][-1] == "from" else "to"
                     form.add_error(field, err["msg"])
             else:
-                result = api.trajectory(user, subject, passages_of, start, end)
+                result = queries.trajectory(user, subject, passages_of, start, end)
                 form = WindowForm({"from": local_input(start), "to": local_input(end)})
                 form.is_valid()
         if not form.is_valid():
@@ -331,7 +335,7 @@ class TrajectoryView(PresencePage):
                 "form": form,
                 "result": result,
                 "timeline": timeline,
-                "limit": api.TRAJECTORY_LIMIT,
+                "limit": queries.TRAJECTORY_LIMIT,
             },
             status=status,
         )
@@ -430,12 +434,12 @@ class QuarantineView(LoginRequiredMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            api.quarantine_rows(request.user)  # 403 for anyone but the police
+            queries.quarantine_rows(request.user)  # 403 for anyone but the police
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         user = request.user
-        rows = api.quarantine_rows(user)
+        rows = queries.quarantine_rows(user)
         counts = dict(rows.values_list("state").annotate(n=Count("pk")).order_by())
         state = request.GET.get("state", Quarantine.State.HELD)
         if state not in Quarantine.State.values and state != "all":
@@ -478,7 +482,7 @@ class QuarantineStepView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
-        entry = api.quarantine_rows(request.user, CHANGE).filter(pk=self.kwargs["pk"]).first()
+        entry = queries.quarantine_rows(request.user, CHANGE).filter(pk=self.kwargs["pk"]).first()
         if entry is None:
             raise Http404
         step = QUARANTINE_STEPS.get(request.POST.get("step", ""))

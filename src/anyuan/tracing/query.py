@@ -17,8 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from anyuan.core.roles import VIEW
-from anyuan.events.api import overlapping
 from anyuan.events.models import Presence, SubjectKind
+from anyuan.events.queries import overlapping
 from anyuan.registry.models import Person, Vehicle, Zone
 from anyuan.tracing import engine
 

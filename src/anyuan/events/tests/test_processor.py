@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from anyuan.events.models import DeviceAlarm, Passage, Presence, ProcessorCheckpoint
-from anyuan.events.processor import Processor, muster, muster_rows, occupancy
+from anyuan.events.processor import Processor
+from anyuan.events.queries import muster, muster_rows, occupancy
 from anyuan.registry.models import Device, Person, Vehicle, Zone
 
 T0 = dt.datetime(2026, 11, 2, 0, 0, tzinfo=dt.UTC)

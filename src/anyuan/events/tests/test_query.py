@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from anyuan.core.models import AuditEntry
 from anyuan.core.roles import Role
-from anyuan.events import api as events_api
-from anyuan.events.api import device_states
+from anyuan.events import queries as events_queries
 from anyuan.events.models import DeviceLink, Passage, Presence
 from anyuan.events.processor import Processor
+from anyuan.events.queries import device_states
 from anyuan.registry.models import Device, Person, Zone
 
 pytestmark = pytest.mark.django_db
@@ -322,7 +322,7 @@ def test_trajectory_window(site):
 
 
 def test_trajectory_says_when_it_is_truncated(site, monkeypatch):
-    monkeypatch.setattr(events_api, "TRAJECTORY_LIMIT", 1)
+    monkeypatch.setattr(events_queries, "TRAJECTORY_LIMIT", 1)
     c = client_for(site.world, Role.POLICE_ADMIN)
     data = c.get(f"{BASE}/trajectory/person/{site.own.person.pk}", WINDOW).json()
     assert data["truncated"] is True

@@ -26,13 +26,8 @@ from django.db import InterfaceError, OperationalError
 from anyuan.alerts.evaluator import Evaluator
 from anyuan.core import gc_tuning
 from anyuan.core.spreadsheets import CsvWriter
-from anyuan.events.processor import (
-    DEFAULT_BATCH,
-    DEFAULT_NAME,
-    MUSTER_COLUMNS,
-    Processor,
-    muster_rows,
-)
+from anyuan.events.processor import DEFAULT_BATCH, DEFAULT_NAME, Processor
+from anyuan.events.queries import MUSTER_COLUMNS, muster_rows
 from anyuan.registry.models import Zone
 
 
