@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
@@ -245,7 +245,8 @@ def tick(now: dt.datetime | None = None) -> list[Outcome]:
         log.exception("could not read the jobs' state; trying again at the next tick")
         return outcomes
     for job in waiting:
-        close_old_connections()
+        if not connection.in_atomic_block:  # (a caller's transaction keeps its connection)
+            close_old_connections()  # a connection the database dropped is opened anew
         try:
             outcomes.append(run_job(job, now))
         except Exception:  # the database itself failing: the next tick tries again
