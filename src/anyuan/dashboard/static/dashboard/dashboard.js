@@ -86,6 +86,7 @@
       if (WALL) params.set("wall", "1");
       history.replaceState(null, "", "?" + params.toString());
       seenAlerts = null; // a new selection is not news
+      flashing = {};
       refresh(Object.keys(API));
     });
     filters.addEventListener("submit", function (e) { e.preventDefault(); });
@@ -225,6 +226,8 @@
   };
 
   var seenAlerts = null; // ids in the feed at the last refresh: what is new since
+  var flashing = {}; // id -> when it came in: it stays marked new across re-renders
+  var FLASH_MS = 10000;
   render.alerts = function (data) {
     var high = (data.open.by_severity.high || 0) + (data.open.by_severity.critical || 0);
     kpi("kpi-alerts", data.open.total, high ? fmt(T.high_or_critical, { n: high }) : "", high ? "danger" : data.open.total ? "warning" : null);
@@ -233,10 +236,15 @@
     feed.textContent = "";
     var fresh = [];
     if (!data.feed.length) feed.appendChild(el("li", { className: "empty" }, T.no_alerts));
+    var now = Date.now();
     data.feed.forEach(function (a) {
       var isNew = seenAlerts !== null && !seenAlerts[a.id] && a.state === "new";
       if (isNew && SEVERE.indexOf(a.severity) >= 0) fresh.push(a);
-      var li = el("li", { className: "sev-" + a.severity + " state-" + a.state + (isNew ? " is-new" : ""), "data-alert": a.id });
+      if (isNew) flashing[a.id] = now;
+      // a burst of events re-renders the feed every few hundred ms: an alert that came in
+      // keeps flashing for FLASH_MS, until acknowledged
+      var flash = a.state === "new" && flashing[a.id] && now - flashing[a.id] < FLASH_MS;
+      var li = el("li", { className: "sev-" + a.severity + " state-" + a.state + (flash ? " is-new" : ""), "data-alert": a.id });
       li.appendChild(el("span", { className: "sev" }, a.severity_label));
       var what = el("div", { className: "what" });
       what.appendChild(el("a", { href: link(URLS.alert, a.id) }, a.title || a.type_label));
