@@ -319,6 +319,11 @@ class Fuzzer:
 
     def send(self, label, case, headers) -> int | None:
         del self.server_errors[:]
+        # A generated Host header tests Django's ALLOWED_HOSTS (a 400 page before any route,
+        # the deployment's proxy's concern), not an operation of the API: it is dropped.
+        if case.headers:
+            for name in [n for n in case.headers if n.lower() == "host"]:
+                del case.headers[name]
         try:
             with transaction.atomic():
                 response = case.call(headers=headers)
