@@ -77,8 +77,7 @@ NOW, LATER, NEVER = "now", "later", "never"  # what a person's authorisations al
 OPEN_RINGS = frozenset({"perimeter", "park"})  # the open areas, where nobody stays for long
 NEARBY_CAMERAS = 4  # cameras linked to a device alarm, nearest first
 # How long an exit without entry waits for its entry to arrive late (devices hold events
-# back while offline) before it counts as anti-passback.
-EXIT_HOLD_S = 1800  # setting ANYUAN_EXIT_HOLD_S
+# back while offline) before it counts as anti-passback: settings.ANYUAN_EXIT_HOLD_S.
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``run(now)`` (the ``anyuan disputes_deadlines`` command, run every few minutes):
 
 - a case still waiting for its first contact (reported, escalated) whose ``due_contact``
-  is within ``REMIND_HOURS``, or still waiting for a result (also accepted, mediating)
+  is within ``ANYUAN_DISPUTE_REMIND_HOURS``, or still waiting for a result (also accepted, mediating)
   whose ``due_close`` is, gets one reminder: a live message to the station's police and
   the case's enterprise, and an audit record;
 - a case past either limit is escalated to the next tier by the platform (a step
